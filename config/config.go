@@ -1,0 +1,156 @@
+package config
+
+import "time"
+
+// Config is the whole file. Every default is documented on its field and
+// applied by Load; see s3xproxy.example.yaml for an annotated example.
+type Config struct {
+	Server   Server   `yaml:"server"`
+	TLS      TLS      `yaml:"tls"`
+	Admin    Admin    `yaml:"admin"`
+	Log      Log      `yaml:"log"`
+	Upstream Upstream `yaml:"upstream"`
+	Buckets  Buckets  `yaml:"buckets"`
+	Sessions Sessions `yaml:"sessions"`
+	Retry    Retry    `yaml:"retry"`
+	Auth     Auth     `yaml:"auth"`
+}
+
+// Server is the plain-HTTP listener and request handling.
+type Server struct {
+	// Listen is the plain HTTP address; "" disables it. Default ":8080".
+	Listen string `yaml:"listen"`
+	// VirtualHostDomains enables <bucket>.<domain> addressing. Default none.
+	VirtualHostDomains []string `yaml:"virtual_host_domains"`
+	// ShutdownGrace bounds how long in-flight requests may finish. Default 30s.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// ReadHeaderTimeout default 10s; IdleTimeout default 120s.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	// MaxHeaderBytes default 64 KiB.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// HTTPRedirect makes the plain listener redirect to HTTPS when TLS is on. Default false.
+	HTTPRedirect bool `yaml:"http_redirect"`
+}
+
+// TLS is the HTTPS listener.
+type TLS struct {
+	// Listen default ":8443" (used unless Mode is off).
+	Listen string `yaml:"listen"`
+	// Mode: off (default) | files | acme | self-signed.
+	Mode     string `yaml:"mode"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	ACME     ACME   `yaml:"acme"`
+}
+
+// ACME configures certmagic.
+type ACME struct {
+	Email string `yaml:"email"`
+	// CA is the directory URL; default Let's Encrypt production.
+	CA string `yaml:"ca"`
+	// CAFile is a PEM root to trust for the CA (e.g. a private ACME server).
+	CAFile   string   `yaml:"ca_file"`
+	Domains  []string `yaml:"domains"`
+	OnDemand bool     `yaml:"on_demand"`
+	// Storage is certmagic's storage path. Default /var/lib/s3xproxy.
+	Storage string `yaml:"storage"`
+}
+
+// Admin is the admin listener (/metrics /healthz /readyz).
+type Admin struct {
+	// Listen default "127.0.0.1:9090"; "" disables it.
+	Listen string `yaml:"listen"`
+	PProf  bool   `yaml:"pprof"`
+}
+
+// Log configures zerolog.
+type Log struct {
+	Level     string `yaml:"level"`      // default info
+	Format    string `yaml:"format"`     // json (default) | console
+	AccessLog *bool  `yaml:"access_log"` // default true
+}
+
+// Upstream is how s3xproxy reaches S3 Express.
+type Upstream struct {
+	// Region is the default region. Required.
+	Region string `yaml:"region"`
+	// Zones maps zone ids to regions, ahead of the prefix rule.
+	Zones       map[string]string `yaml:"zones"`
+	Credentials Credentials       `yaml:"credentials"`
+	FIPS        bool              `yaml:"fips"`
+	Dualstack   bool              `yaml:"dualstack"`
+	// Scheme https (default) or http (emulator only).
+	Scheme string `yaml:"scheme"`
+	// DialAddress, for testing, dials every upstream connection here with Host unchanged.
+	DialAddress string `yaml:"dial_address"`
+	// CAFile is extra PEM roots for upstream TLS.
+	CAFile string `yaml:"ca_file"`
+	// Endpoint overrides the DNS suffix (default amazonaws.com; amazonaws.com.cn in China regions).
+	DNSSuffix string `yaml:"dns_suffix"`
+}
+
+// Credentials selects upstream IAM credentials; default the AWS default chain.
+type Credentials struct {
+	Profile string `yaml:"profile"`
+	RoleARN string `yaml:"role_arn"`
+	// AccessKeyID / SecretAccessKey are static keys (use ${ENV}); for tests and dev.
+	AccessKeyID     string `yaml:"access_key_id"`
+	SecretAccessKey string `yaml:"secret_access_key"`
+	SessionToken    string `yaml:"session_token"`
+}
+
+// Buckets controls which buckets may be reached.
+type Buckets struct {
+	// Default: passthrough (any valid --x-s3 name) or deny (only aliases and Allow).
+	Default string   `yaml:"default"`
+	Allow   []string `yaml:"allow"`
+	Aliases []Alias  `yaml:"aliases"`
+}
+
+// Alias gives a directory bucket a legacy-friendly name.
+type Alias struct {
+	Name   string `yaml:"name"`
+	Target string `yaml:"target"`
+	// Anonymous: "" (follow auth.anonymous), deny, read, read-write.
+	Anonymous string `yaml:"anonymous"`
+}
+
+// Sessions configures the upstream session cache.
+type Sessions struct {
+	Mode          string        `yaml:"mode"`           // auto (default) | readwrite | iam
+	RefreshBefore time.Duration `yaml:"refresh_before"` // default 60s
+	MaxEntries    int           `yaml:"max_entries"`    // default 10000
+	IdleTTL       time.Duration `yaml:"idle_ttl"`       // default 10m
+	CreateRate    float64       `yaml:"create_rate"`    // default 20
+	CreateBurst   int           `yaml:"create_burst"`   // default 40
+	CreateWait    time.Duration `yaml:"create_wait"`    // default 2s
+	FailureTTL    time.Duration `yaml:"failure_ttl"`    // default 5s
+}
+
+// Retry configures the one retry on an expired session.
+type Retry struct {
+	// ReplayBuffer bounds the request body kept for a retry. Default 8MiB.
+	ReplayBuffer ByteSize `yaml:"replay_buffer"`
+}
+
+// Auth configures inbound authentication.
+type Auth struct {
+	Anonymous    string        `yaml:"anonymous"`      // deny (default) | read | read-write
+	MaxClockSkew time.Duration `yaml:"max_clock_skew"` // default 15m
+	SigV2        *bool         `yaml:"sigv2"`          // default true
+	// LocalSessionTTL is the lifetime of proxy-issued S3 Express sessions. Default 5m.
+	LocalSessionTTL time.Duration     `yaml:"local_session_ttl"`
+	Credentials     []LocalCredential `yaml:"credentials"`
+}
+
+// LocalCredential is one legacy client key.
+type LocalCredential struct {
+	AccessKeyID     string   `yaml:"access_key_id"`
+	SecretAccessKey string   `yaml:"secret_access_key"`
+	Buckets         []string `yaml:"buckets"` // globs over alias or real names; default none
+	Access          string   `yaml:"access"`  // read | read-write (default read)
+}
+
+// ByteSize is a size in bytes that YAML may write as 8MiB, 512KiB, 1GB or 1024.
+type ByteSize int64

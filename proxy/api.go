@@ -1,0 +1,138 @@
+package proxy
+
+// This file fixes the package's exported API so that cmd and the gateway can
+// be written against it. Bodies marked "stub" are replaced by the real
+// implementation; the signatures may gain fields but should not change.
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/rs/zerolog"
+
+	"github.com/s3xproxy/s3xproxy/session"
+)
+
+// Access is what an identity may do.
+type Access int
+
+const (
+	AccessNone Access = iota
+	AccessRead
+	AccessReadWrite
+)
+
+// Credential is one local client key.
+type Credential struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	Buckets         []string // globs over alias or real bucket names
+	Access          Access
+}
+
+// Alias maps a legacy-friendly name to a directory bucket.
+type Alias struct {
+	Name      string
+	Target    string
+	Anonymous Access // access granted to anonymous requests on this alias
+	// AnonymousSet says Anonymous overrides Options.Anonymous.
+	AnonymousSet bool
+}
+
+// Options configures a Proxy. Zero values mean the documented defaults.
+type Options struct {
+	// VirtualHostDomains enables <bucket>.<domain> addressing.
+	VirtualHostDomains []string
+
+	// Region is the default upstream region (required).
+	Region string
+	// Zones maps zone ids to regions ahead of the prefix rule.
+	Zones     map[string]string
+	FIPS      bool
+	Dualstack bool
+	// Scheme is "https" (default) or "http".
+	Scheme string
+	// DNSSuffix default "amazonaws.com" ("amazonaws.com.cn" for cn-* regions).
+	DNSSuffix string
+	// Transport carries every upstream request (default: a tuned
+	// http.Transport). Tests and dial_address wiring set it.
+	Transport http.RoundTripper
+
+	// UpstreamCredentials are the IAM credentials (required).
+	UpstreamCredentials aws.CredentialsProvider
+
+	// DenyUnlisted: only aliases and Allow buckets may be reached.
+	DenyUnlisted bool
+	Allow        []string
+	Aliases      []Alias
+
+	// Sessions configures the upstream session cache (Now and Observer too).
+	Sessions session.Options
+	// SessionMode: "auto" (default: ReadOnly for read-only identities and
+	// read operations' ... see README), "readwrite", or "iam" (no sessions).
+	SessionMode string
+
+	// ReplayBuffer bounds the body kept for the one retry. Default 8 MiB.
+	ReplayBuffer int64
+
+	// Anonymous is the access of unauthenticated requests. Default AccessNone.
+	Anonymous Access
+	// MaxClockSkew default 15m.
+	MaxClockSkew time.Duration
+	SigV2        bool
+	Credentials  []Credential
+	// LocalSessionTTL is the lifetime of proxy-issued S3 Express sessions. Default 5m.
+	LocalSessionTTL time.Duration
+
+	// Logger receives the access log (one line per request) and errors.
+	// Default: zerolog.Nop().
+	Logger    zerolog.Logger
+	AccessLog bool
+	// Observer receives per-request records for metrics; nil is a no-op.
+	Observer Observer
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Record is what the proxy knows about one finished request: the access-log
+// line and the metrics are both made from it.
+type Record struct {
+	RequestID string
+	Identity  string // local access key id, "anonymous", or ""
+	AuthType  string // signing.AuthType.String()
+	Bucket    string // real bucket name
+	Operation string // e.g. GetObject, PutObject, ListObjectsV2
+	Status    int
+	ErrorCode string // S3 error code when Status >= 300, if known
+	BytesIn   int64
+	BytesOut  int64
+	Total     time.Duration
+	Upstream  time.Duration // 0 when upstream was not reached
+	Session   session.Status
+	Retried   bool
+}
+
+// Observer receives one Record per request. Must be cheap and safe for
+// concurrent use.
+type Observer interface {
+	ObserveRequest(rec *Record)
+}
+
+// Proxy is the s3xproxy HTTP handler. Safe for concurrent use.
+type Proxy struct {
+	opts Options
+}
+
+// New validates opts and returns a Proxy.
+func New(opts Options) (*Proxy, error) { return nil, errors.New("proxy: not implemented") } // stub
+
+// ServeHTTP implements http.Handler.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {} // stub
+
+// Sessions returns the upstream session cache (for metrics: Len).
+func (p *Proxy) Sessions() *session.Cache { return nil } // stub
+
+// Close stops background work (session refresh). In-flight requests are not affected.
+func (p *Proxy) Close() error { return nil } // stub

@@ -1,0 +1,21 @@
+// Package signing owns AWS request signatures in both directions.
+//
+// Outbound, it signs requests for S3 Express with session credentials (SigV4,
+// service s3express, signed x-amz-s3session-token, never X-Amz-Security-Token)
+// or with IAM credentials (CopyObject, UploadPartCopy, HeadBucket,
+// CreateSession, control-plane calls), on top of aws-sdk-go-v2's aws/signer/v4.
+//
+// Inbound, it verifies what legacy and modern clients send: SigV4 header and
+// presigned-query auth, SigV2 header and query auth, aws-chunked streaming
+// payloads (signed chunks, signed and unsigned trailers), the declared
+// x-amz-content-sha256 and Content-MD5. Bodies are wrapped, never buffered: a
+// mismatch found at EOF fails the Read, so an upstream request that streams
+// the body is aborted and nothing is committed.
+//
+// It must not know about buckets, routing, sessions caches, configuration or
+// HTTP error rendering: it imports only the standard library and the SDK's
+// signer and credential types. Errors are the sentinels in errors.go, which
+// the proxy maps to S3 error codes.
+//
+// Time is always a parameter: nothing here calls time.Now.
+package signing

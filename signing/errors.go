@@ -1,0 +1,39 @@
+package signing
+
+import "errors"
+
+// Sentinel errors returned (possibly wrapped) by verification and by the
+// body readers. The proxy maps each to one S3 error code with errors.Is.
+var (
+	// ErrMissingAuth: the request carries credentials in no recognised form
+	// where some were required (e.g. a session token header alone).
+	ErrMissingAuth = errors.New("signing: missing authentication")
+	// ErrMalformedAuth: an Authorization header or presign query that cannot
+	// be parsed (S3: AuthorizationHeaderMalformed / AuthorizationQueryParametersError).
+	ErrMalformedAuth = errors.New("signing: malformed authorization")
+	// ErrUnsupportedAuth: an auth scheme that is recognised but disabled or
+	// not supported (SigV2 with sigv2 off, an unknown algorithm).
+	ErrUnsupportedAuth = errors.New("signing: unsupported authorization")
+	// ErrInvalidAccessKeyID: the access key is not known.
+	ErrInvalidAccessKeyID = errors.New("signing: invalid access key id")
+	// ErrSignatureDoesNotMatch: the signature is wrong. Returned wrapped in a
+	// *MismatchError that carries what the proxy computed.
+	ErrSignatureDoesNotMatch = errors.New("signing: signature does not match")
+	// ErrRequestTimeTooSkewed: the request time is outside the allowed skew.
+	ErrRequestTimeTooSkewed = errors.New("signing: request time too skewed")
+	// ErrRequestExpired: a presigned request past its expiry.
+	ErrRequestExpired = errors.New("signing: request has expired")
+	// ErrContentSHA256Mismatch: the body does not hash to x-amz-content-sha256.
+	ErrContentSHA256Mismatch = errors.New("signing: x-amz-content-sha256 mismatch")
+	// ErrBadDigest: the body does not match Content-MD5.
+	ErrBadDigest = errors.New("signing: content-md5 mismatch")
+	// ErrInvalidDigest: Content-MD5 is not a base64 MD5.
+	ErrInvalidDigest = errors.New("signing: invalid content-md5")
+	// ErrIncompleteBody: the body ended before its declared length or the
+	// aws-chunked stream was truncated or malformed.
+	ErrIncompleteBody = errors.New("signing: incomplete body")
+	// ErrInvalidToken: a session token that does not belong to the key.
+	ErrInvalidToken = errors.New("signing: invalid session token")
+	// ErrExpiredToken: a session token past its expiry.
+	ErrExpiredToken = errors.New("signing: expired session token")
+)
