@@ -126,6 +126,8 @@ type Sessions struct {
 	CreateBurst   int           `yaml:"create_burst"`   // default 40
 	CreateWait    time.Duration `yaml:"create_wait"`    // default 2s
 	FailureTTL    time.Duration `yaml:"failure_ttl"`    // default 5s
+	// CreateTimeout bounds one CreateSession call. Default 10s.
+	CreateTimeout time.Duration `yaml:"create_timeout"`
 }
 
 // Retry configures the one retry on an expired session.
@@ -153,4 +155,5 @@ type LocalCredential struct {
 }
 
 // ByteSize is a size in bytes that YAML may write as 8MiB, 512KiB, 1GB or 1024.
+// See ParseByteSize for the accepted units.
 type ByteSize int64

@@ -5,7 +5,6 @@ package proxy
 // implementation; the signatures may gain fields but should not change.
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/s3xproxy/s3xproxy/session"
+	"github.com/s3xproxy/s3xproxy/signing"
 )
 
 // Access is what an identity may do.
@@ -70,8 +70,9 @@ type Options struct {
 
 	// Sessions configures the upstream session cache (Now and Observer too).
 	Sessions session.Options
-	// SessionMode: "auto" (default: ReadOnly for read-only identities and
-	// read operations' ... see README), "readwrite", or "iam" (no sessions).
+	// SessionMode: "auto" (default: ReadOnly sessions for identities that
+	// may only read the bucket, ReadWrite for the rest), "readwrite", or
+	// "iam" (no sessions: every request IAM-signed).
 	SessionMode string
 
 	// ReplayBuffer bounds the body kept for the one retry. Default 8 MiB.
@@ -94,6 +95,18 @@ type Options struct {
 	Observer Observer
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+
+	// KeyLookups are consulted, in order, for access keys that are not in
+	// Credentials (e.g. the proxy's own local sessions). A returned Key's
+	// Principal must be a *Credential (its Buckets and Access apply).
+	KeyLookups []signing.KeyLookup
+	// Shims run, in order, on every authorized request that is forwarded,
+	// before it is signed (legacy-client compatibility).
+	Shims []RequestShim
+	// Handlers answer operations (by Operation.Name) instead of forwarding
+	// them: ListBuckets, ListObjects, CreateSession. Without a handler those
+	// operations get 501 NotImplemented.
+	Handlers map[string]Handler
 }
 
 // Record is what the proxy knows about one finished request: the access-log
@@ -120,19 +133,3 @@ type Observer interface {
 	ObserveRequest(rec *Record)
 }
 
-// Proxy is the s3xproxy HTTP handler. Safe for concurrent use.
-type Proxy struct {
-	opts Options
-}
-
-// New validates opts and returns a Proxy.
-func New(opts Options) (*Proxy, error) { return nil, errors.New("proxy: not implemented") } // stub
-
-// ServeHTTP implements http.Handler.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {} // stub
-
-// Sessions returns the upstream session cache (for metrics: Len).
-func (p *Proxy) Sessions() *session.Cache { return nil } // stub
-
-// Close stops background work (session refresh). In-flight requests are not affected.
-func (p *Proxy) Close() error { return nil } // stub

@@ -1,19 +1,13 @@
 package session
 
-// This file fixes the package's exported API so that proxy can be written
-// against it. Bodies marked "stub" are replaced by the real implementation;
-// the signatures may gain options but should not change.
+// This file holds the package's shared types. The Cache is in cache.go, the
+// HTTPCreator in creator.go.
 
 import (
 	"context"
 	"errors"
-	"net/http"
 	"net/url"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-
-	"github.com/s3xproxy/s3xproxy/signing"
 )
 
 // Mode is the CreateSession session mode.
@@ -93,64 +87,29 @@ type Observer interface {
 	Throttled(waited time.Duration, ok bool)
 }
 
-// Options configures a Cache. Zero values mean the documented defaults.
+// Options configures a Cache. Zero (or negative) values mean the documented
+// defaults.
 type Options struct {
-	RefreshBefore time.Duration // default 60s
-	MaxEntries    int           // default 10000
-	IdleTTL       time.Duration // keys unused this long are dropped; default 10m
-	CreateRate    float64       // CreateSession calls per second; default 20
-	CreateBurst   int           // default 40
-	CreateWait    time.Duration // default 2s
-	FailureTTL    time.Duration // default 5s
-	CreateTimeout time.Duration // per CreateSession call; default 10s
-	Now           func() time.Time
-	Observer      Observer
+	// RefreshBefore: a Get this close to expiry starts a background refresh.
+	// Default 60s; clamped to half the session's lifetime so that a short
+	// session is not refreshed continuously.
+	RefreshBefore time.Duration
+	MaxEntries    int              // LRU bound; default 10000
+	IdleTTL       time.Duration    // keys unused this long are dropped; default 10m
+	CreateRate    float64          // CreateSession calls per second; default 20
+	CreateBurst   int              // default 40
+	CreateWait    time.Duration    // longest wait for a rate-limit token; default 2s
+	FailureTTL    time.Duration    // how long a failed CreateSession is cached; default 5s
+	CreateTimeout time.Duration    // per CreateSession call; default 10s
+	Now           func() time.Time // default time.Now
+	Observer      Observer         // nil: no-op
 }
 
-// Cache caches sessions. Safe for concurrent use.
-type Cache struct {
-	creator Creator
-	opts    Options
-}
-
-// New returns a Cache over creator.
-func New(creator Creator, opts Options) *Cache { return &Cache{creator: creator, opts: opts} } // stub
-
-// Get returns valid credentials for key, creating them if needed. ctx bounds
-// only the caller's wait, never the CreateSession call itself.
-func (c *Cache) Get(ctx context.Context, key Key) (Credentials, Status, error) {
-	creds, err := c.creator.CreateSession(ctx, key.Bucket, key.Mode) // stub
-	return creds, Miss, err
-}
-
-// Invalidate drops key's entry if it still holds creds (compare by
-// AccessKeyID), so the next Get creates a new session. Used when upstream
-// answers ExpiredToken/InvalidToken.
-func (c *Cache) Invalidate(key Key, creds Credentials) {} // stub
-
-// Len returns the number of cached entries.
-func (c *Cache) Len() int { return 0 } // stub
-
-// Close stops background refresh.
-func (c *Cache) Close() {} // stub
+// ErrClosed is returned by Get after Close.
+var ErrClosed = errors.New("session: cache closed")
 
 // Endpoint says where to send a bucket's CreateSession.
 type Endpoint struct {
 	URL    *url.URL // scheme://<bucket>.s3express-<zone>.<region>.amazonaws.com
 	Region string
-}
-
-// HTTPCreator is the real Creator: GET /?session on the bucket's Zonal
-// endpoint, signed with IAM credentials (SigV4, service s3express).
-type HTTPCreator struct {
-	Resolve     func(bucket string) (Endpoint, error)
-	Credentials aws.CredentialsProvider
-	Signer      *signing.Signer
-	Client      *http.Client
-	Now         func() time.Time
-}
-
-// CreateSession implements Creator.
-func (h *HTTPCreator) CreateSession(ctx context.Context, bucket string, mode Mode) (Credentials, error) {
-	return Credentials{}, errors.New("session: not implemented") // stub
 }

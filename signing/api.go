@@ -5,15 +5,9 @@ package signing
 // implementation; the signatures may gain options but should not change.
 
 import (
-	"errors"
 	"io"
-	"net/http"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
 )
-
-var errNotImplemented = errors.New("signing: not implemented")
 
 // Payload hash values for x-amz-content-sha256.
 const (
@@ -27,44 +21,6 @@ const (
 	ServiceS3Express         = "s3express"
 	ServiceS3                = "s3"
 )
-
-// EncodePath returns the S3 canonical encoding of a decoded path: every byte
-// re-encoded, RFC 3986 unreserved characters and '/' kept, everything else
-// %XX with uppercase hex. It is both the canonical URI for SigV4 and the
-// RawPath sent upstream.
-func EncodePath(decoded string) string { return decoded } // stub
-
-// SignerOptions configures a Signer.
-type SignerOptions struct{}
-
-// Signer signs outbound requests. Safe for concurrent use.
-type Signer struct{ opts SignerOptions }
-
-// NewSigner returns a Signer with the options applied to a copy of the defaults.
-func NewSigner(optFns ...func(*SignerOptions)) *Signer {
-	var o SignerOptions
-	for _, fn := range optFns {
-		fn(&o)
-	}
-	return &Signer{opts: o}
-}
-
-// SignSession signs req for S3 Express session auth at time now: it sets the
-// x-amz-s3session-token header (signed), removes X-Amz-Security-Token and any
-// previous Authorization/X-Amz-Date, and signs with service s3express. The
-// payload hash is req's x-amz-content-sha256 header (UNSIGNED-PAYLOAD is set
-// when absent). req.URL.RawPath must already hold EncodePath(req.URL.Path);
-// the path is signed exactly as sent. req is modified in place.
-func (s *Signer) SignSession(req *http.Request, creds aws.Credentials, region string, now time.Time) error {
-	return errNotImplemented // stub
-}
-
-// SignIAM signs req with IAM credentials for service (s3express or s3) at time
-// now, adding X-Amz-Security-Token when creds.SessionToken is set and removing
-// x-amz-s3session-token. Same path and payload rules as SignSession.
-func (s *Signer) SignIAM(req *http.Request, creds aws.Credentials, service, region string, now time.Time) error {
-	return errNotImplemented // stub
-}
 
 // Key is what a KeyLookup returns for an access key id.
 type Key struct {
@@ -125,15 +81,24 @@ type VerifierOptions struct {
 type Verifier struct {
 	keys KeyLookup
 	opts VerifierOptions
+	dk   *keyCache
 }
 
-// NewVerifier returns a Verifier over keys.
+// NewVerifier returns a Verifier over keys with the options applied to a
+// copy of the defaults; a zero or negative MaxSkew or MaxChunkSize means the
+// default.
 func NewVerifier(keys KeyLookup, optFns ...func(*VerifierOptions)) *Verifier {
 	o := VerifierOptions{MaxSkew: 15 * time.Minute, MaxChunkSize: 16 << 20}
 	for _, fn := range optFns {
 		fn(&o)
 	}
-	return &Verifier{keys: keys, opts: o}
+	if o.MaxSkew <= 0 {
+		o.MaxSkew = 15 * time.Minute
+	}
+	if o.MaxChunkSize <= 0 {
+		o.MaxChunkSize = 16 << 20
+	}
+	return &Verifier{keys: keys, opts: o, dk: newKeyCache(0)}
 }
 
 // Result is a verified request.
@@ -157,19 +122,4 @@ type Result struct {
 	DecodedContentLength int64
 	// Trailer is the upstream x-amz-trailer value, if any.
 	Trailer string
-}
-
-// Verify authenticates r at time now from its raw request URI, headers and
-// (lazily, through Result.Body) its body. A request with no auth at all gives
-// Result{Type: AuthAnonymous} and no error; the caller decides whether that
-// is allowed. r is not modified.
-func (v *Verifier) Verify(r *http.Request, now time.Time) (*Result, error) {
-	return nil, errNotImplemented // stub
-}
-
-// NewMD5Reader wraps body so that reaching EOF checks the bytes against the
-// base64 Content-MD5 value; a mismatch fails that Read with ErrBadDigest. A
-// malformed value is reported at construction as ErrInvalidDigest.
-func NewMD5Reader(body io.ReadCloser, contentMD5 string) (io.ReadCloser, error) {
-	return nil, errNotImplemented // stub
 }

@@ -37,3 +37,29 @@ var (
 	// ErrExpiredToken: a session token past its expiry.
 	ErrExpiredToken = errors.New("signing: expired session token")
 )
+
+// ErrHeadersNotSigned: the request carries x-amz-* headers that its
+// signature does not cover (S3: 403 AccessDenied, "There were headers present
+// in the request which were not signed"). Those headers would otherwise be
+// forwarded upstream unauthenticated.
+var ErrHeadersNotSigned = errors.New("signing: headers present in the request were not signed")
+
+// MismatchError is a signature mismatch. It carries what the proxy computed,
+// which S3 returns in its SignatureDoesNotMatch error body so that a client
+// can find its mistake; it never carries a secret. It wraps
+// ErrSignatureDoesNotMatch.
+type MismatchError struct {
+	// AccessKeyID is the access key the request claimed.
+	AccessKeyID string
+	// StringToSign is the string the proxy signed.
+	StringToSign string
+	// CanonicalRequest is the canonical request the proxy built (empty for
+	// chunk, trailer and SigV2 signatures, which have none).
+	CanonicalRequest string
+	// SignatureProvided is the signature the request carried.
+	SignatureProvided string
+}
+
+func (e *MismatchError) Error() string { return ErrSignatureDoesNotMatch.Error() }
+
+func (e *MismatchError) Unwrap() error { return ErrSignatureDoesNotMatch }

@@ -1,0 +1,181 @@
+package compat
+
+import (
+	"bytes"
+	"crypto/md5"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/s3xproxy/s3xproxy/proxy/s3err"
+	"github.com/s3xproxy/s3xproxy/signing"
+)
+
+func md5b64(s string) string {
+	sum := md5.Sum([]byte(s))
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+func TestACL(t *testing.T) {
+	tests := []struct {
+		name    string
+		header  http.Header
+		wantErr bool
+		left    http.Header
+	}{
+		{"none", http.Header{"X-Amz-Meta-A": {"1"}}, false, http.Header{"X-Amz-Meta-A": {"1"}}},
+		{"private dropped", http.Header{"X-Amz-Acl": {"private"}}, false, http.Header{}},
+		{"bucket-owner-full-control dropped", http.Header{"X-Amz-Acl": {"Bucket-Owner-Full-Control"}}, false, http.Header{}},
+		{"public-read", http.Header{"X-Amz-Acl": {"public-read"}}, true, nil},
+		{"authenticated-read", http.Header{"X-Amz-Acl": {"authenticated-read"}}, true, nil},
+		{"mixed values", http.Header{"X-Amz-Acl": {"private", "public-read-write"}}, true, nil},
+		{"grant read", http.Header{"X-Amz-Grant-Read": {`id="x"`}}, true, nil},
+		{"grant with private", http.Header{"X-Amz-Acl": {"private"}, "X-Amz-Grant-Full-Control": {`id="x"`}}, true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := tt.header.Clone()
+			err := ACL(h)
+			if tt.wantErr {
+				e := s3err.From(err)
+				if err == nil || e.Status != 501 || e.Code != "NotImplemented" || !strings.Contains(e.Message, "do not support ACLs") {
+					t.Fatalf("got %v, want 501 NotImplemented explaining ACLs", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(h) != len(tt.left) || h.Get("X-Amz-Acl") != "" {
+				t.Errorf("headers left %v, want %v", h, tt.left)
+			}
+		})
+	}
+}
+
+func TestContentMD5(t *testing.T) {
+	const body = "hello, directory bucket"
+	tests := []struct {
+		name     string
+		md5      *string
+		body     io.ReadCloser
+		upFront  error // error from ContentMD5 itself
+		readErr  error // error at the end of reading
+		wantBody string
+	}{
+		{"no header", nil, io.NopCloser(strings.NewReader(body)), nil, nil, body},
+		{"match", ptr(md5b64(body)), io.NopCloser(strings.NewReader(body)), nil, nil, body},
+		{"match one byte reads", ptr(md5b64(body)), io.NopCloser(iotest.OneByteReader(strings.NewReader(body))), nil, nil, body},
+		{"match data with EOF", ptr(md5b64(body)), io.NopCloser(iotest.DataErrReader(strings.NewReader(body))), nil, nil, body},
+		{"match empty", ptr(md5b64("")), io.NopCloser(strings.NewReader("")), nil, nil, ""},
+		{"match nil body", ptr(md5b64("")), nil, nil, nil, ""},
+		{"mismatch", ptr(md5b64("other")), io.NopCloser(strings.NewReader(body)), nil, signing.ErrBadDigest, ""},
+		{"mismatch half reads", ptr(md5b64("other")), io.NopCloser(iotest.HalfReader(strings.NewReader(body))), nil, signing.ErrBadDigest, ""},
+		{"mismatch nil body", ptr(md5b64("x")), nil, signing.ErrBadDigest, nil, ""},
+		{"not base64", ptr("%%%"), io.NopCloser(strings.NewReader(body)), signing.ErrInvalidDigest, nil, ""},
+		{"wrong length", ptr(base64.StdEncoding.EncodeToString([]byte("short"))), io.NopCloser(strings.NewReader(body)), signing.ErrInvalidDigest, nil, ""},
+		{"hex instead of base64", ptr("5d41402abc4b2a76b9719d911017c592"), io.NopCloser(strings.NewReader(body)), signing.ErrInvalidDigest, nil, ""},
+		{"body read error", ptr(md5b64(body)), io.NopCloser(iotest.TimeoutReader(strings.NewReader(body))), nil, iotest.ErrTimeout, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{"X-Amz-Meta-A": {"1"}}
+			if tt.md5 != nil {
+				h.Set("Content-MD5", *tt.md5)
+			}
+			rc, err := ContentMD5(h, tt.body)
+			if tt.upFront != nil {
+				if !errors.Is(err, tt.upFront) || s3err.From(err).Status != 400 {
+					t.Fatalf("got %v, want %v", err, tt.upFront)
+				}
+				if rc != tt.body || (tt.body != nil && h.Get("Content-MD5") == "") {
+					t.Error("on error the body and headers must be left as given")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Get("Content-MD5") != "" || h.Get("X-Amz-Meta-A") != "1" {
+				t.Errorf("headers %v: Content-MD5 must be dropped, others kept", h)
+			}
+			if rc == nil {
+				if tt.body != nil {
+					t.Fatal("nil body returned")
+				}
+				return
+			}
+			got, err := io.ReadAll(rc)
+			if tt.readErr != nil {
+				if !errors.Is(err, tt.readErr) {
+					t.Fatalf("read error %v, want %v", err, tt.readErr)
+				}
+				if len(got) >= len(body) {
+					t.Errorf("all %d bytes delivered before the failure", len(got))
+				}
+				if errors.Is(err, signing.ErrBadDigest) {
+					if e := s3err.From(err); e.Status != 400 || e.Code != "BadDigest" {
+						t.Errorf("got %d %s, want 400 BadDigest", e.Status, e.Code)
+					}
+				}
+				return
+			}
+			if err != nil || string(got) != tt.wantBody {
+				t.Errorf("read %q, %v; want %q", got, err, tt.wantBody)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestContentMD5NothingCommitted sends a mismatching body through a real
+// http.Client with a Content-Length: the server must never receive the
+// complete body, so it could not commit an object.
+func TestContentMD5NothingCommitted(t *testing.T) {
+	payload := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
+	tests := []struct {
+		name     string
+		md5      string
+		complete bool
+	}{
+		{"match arrives whole", md5b64(string(payload)), true},
+		{"mismatch never complete", md5b64("different"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := make(chan int, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n, err := io.Copy(io.Discard, r.Body)
+				if err != nil {
+					n = -1 // the body did not complete
+				}
+				got <- int(n)
+			}))
+			defer srv.Close()
+			h := http.Header{"Content-Md5": {tt.md5}}
+			body, err := ContentMD5(h, io.NopCloser(bytes.NewReader(payload)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, _ := http.NewRequest(http.MethodPut, srv.URL+"/k", body)
+			req.ContentLength = int64(len(payload))
+			resp, err := srv.Client().Do(req)
+			if resp != nil {
+				resp.Body.Close()
+			}
+			if tt.complete != (err == nil) {
+				t.Errorf("client error %v", err)
+			}
+			n := <-got
+			if complete := n == len(payload); complete != tt.complete {
+				t.Errorf("server received %d of %d bytes", n, len(payload))
+			}
+		})
+	}
+}

@@ -1,0 +1,186 @@
+package compat
+
+import (
+	"encoding/xml"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestListErrors(t *testing.T) {
+	f := newFakeS3(t)
+	f.keys[testBucket] = testKeys()
+	srv := proxyFor(t, NewLister(ListerOptions{}), f)
+	tests := []struct {
+		name   string
+		path   string
+		header map[string]string
+		status int
+		code   string
+		reqID  string // x-amz-request-id the client must see
+	}{
+		{"unknown marker", "/v1/" + testBucket + "?marker=k0100", nil, 400, "InvalidArgument", ""},
+		{"malformed synthesized marker", "/v1/" + testBucket + "?marker=s3xp1.%21%21", nil, 400, "InvalidArgument", ""},
+		{"marker with impossible skip", "/v1/" + testBucket + "?marker=" + cursor{Skip: 5000, PageSize: 10}.encode(), nil, 400, "InvalidArgument", ""},
+		{"v2 foreign token", "/v2/" + testBucket + "?list-type=2&prefix=dir/fi&delimiter=/&continuation-token=abc", nil, 400, "InvalidArgument", ""},
+		{"bad max-keys", "/v1/" + testBucket + "?max-keys=-1", nil, 400, "InvalidArgument", ""},
+		{"no such bucket passes through", "/v1/nope--usw2-az1--x-s3", nil, 404, "NoSuchBucket", "upstream-req"},
+		{"upstream rejects delimiter", "/v1/" + testBucket + "?delimiter=%2C", nil, 400, "InvalidArgument", "upstream-req"},
+		{"forwarded header", "/v1/" + testBucket, map[string]string{"X-Amz-Expected-Bucket-Owner": "wrong"}, 403, "AccessDenied", "upstream-req"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+tt.path, nil)
+			for k, v := range tt.header {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var e struct{ Code string }
+			if err := xml.NewDecoder(resp.Body).Decode(&e); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tt.status || e.Code != tt.code {
+				t.Errorf("got %d %s, want %d %s", resp.StatusCode, e.Code, tt.status, tt.code)
+			}
+			if tt.reqID != "" && resp.Header.Get("X-Amz-Request-Id") != tt.reqID {
+				t.Errorf("request id %q: upstream error not passed through", resp.Header.Get("X-Amz-Request-Id"))
+			}
+		})
+	}
+}
+
+func TestListV1Shape(t *testing.T) {
+	f := newFakeS3(t)
+	f.keys[testBucket] = testKeys()
+	srv := proxyFor(t, NewLister(ListerOptions{}), f)
+
+	res := getList(t, srv.URL+"/v1/"+testBucket+"?prefix=sp+ace%2Bplus%2F&delimiter=%2F&encoding-type=url&max-keys=1")
+	if res.Name != testBucket || res.Prefix != "sp+ace%2Bplus/" || res.Delimiter != "/" || res.EncodingType != "url" ||
+		res.MaxKeys != 1 || res.Marker == nil || *res.Marker != "" || !res.IsTruncated ||
+		res.NextMarker == nil || !strings.HasPrefix(*res.NextMarker, MarkerPrefix) || len(res.Contents) != 1 {
+		t.Errorf("unexpected V1 page: %+v", res)
+	}
+	next := getList(t, srv.URL+"/v1/"+testBucket+"?prefix=sp+ace%2Bplus%2F&delimiter=%2F&encoding-type=url&max-keys=1&marker="+url.QueryEscape(*res.NextMarker))
+	if next.Marker == nil || *next.Marker != *res.NextMarker || next.IsTruncated || next.NextMarker != nil || len(next.Contents) != 1 {
+		t.Errorf("unexpected last page: %+v", next)
+	}
+
+	empty := getList(t, srv.URL+"/v1/"+testBucket+"?max-keys=0")
+	if empty.IsTruncated || len(empty.Contents) != 0 || empty.MaxKeys != 0 {
+		t.Errorf("max-keys=0: %+v", empty)
+	}
+	if n := f.requests.Load(); n != 2 {
+		t.Errorf("upstream requests %d, want 2 (none for max-keys=0)", n)
+	}
+}
+
+// TestListAbortMidStream: once the 200 is sent, an upstream failure must
+// not produce a well-formed (silently incomplete) listing.
+func TestListAbortMidStream(t *testing.T) {
+	f := newFakeS3(t)
+	f.keys[testBucket] = testKeys()
+	f.failAt = 2
+	srv := proxyFor(t, NewLister(ListerOptions{FilterPageSize: 10}), f)
+	status, body, err := get(t, srv.URL+"/v1/"+testBucket+"?prefix=dir/fi&delimiter=/&max-keys=100")
+	t.Logf("status %d err %v body tail %q", status, err, body[max(0, len(body)-60):])
+	if err == nil {
+		var res listResult
+		if xml.Unmarshal(body, &res) == nil {
+			t.Fatalf("got a complete listing (%d, %d entries) despite the upstream failure", status, len(res.Contents))
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		name         string
+		method, key  string
+		query        string
+		v1, v2, filt bool
+	}{
+		{"plain v1", "GET", "", "", true, false, false},
+		{"v1 params", "GET", "", "prefix=a/&delimiter=/&marker=m&max-keys=3&encoding-type=url", true, false, false},
+		{"v1 presigned", "GET", "", "prefix=a&X-Amz-Signature=x&X-Amz-Credential=c", true, false, false},
+		{"v1 sigv2 query", "GET", "", "AWSAccessKeyId=a&Signature=s&Expires=1", true, false, false},
+		{"v2", "GET", "", "list-type=2&prefix=a/", false, true, false},
+		{"v2 filtered", "GET", "", "list-type=2&prefix=a/b&delimiter=/", false, true, true},
+		{"v1 filtered", "GET", "", "prefix=ab&delimiter=/", true, false, true},
+		{"prefix without delimiter", "GET", "", "prefix=ab", true, false, false},
+		{"uploads", "GET", "", "uploads", false, false, false},
+		{"session", "GET", "", "session", false, false, false},
+		{"object", "GET", "k", "", false, false, false},
+		{"head", "HEAD", "", "", false, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, _ := url.ParseQuery(tt.query)
+			if got := IsListObjectsV1(tt.method, tt.key, q); got != tt.v1 {
+				t.Errorf("IsListObjectsV1 = %v", got)
+			}
+			if got := IsListObjectsV2(tt.method, tt.key, q); got != tt.v2 {
+				t.Errorf("IsListObjectsV2 = %v", got)
+			}
+			if got := NeedsPrefixFilter(q); got != tt.filt {
+				t.Errorf("NeedsPrefixFilter = %v", got)
+			}
+		})
+	}
+}
+
+func TestCursorRoundTrip(t *testing.T) {
+	tests := []cursor{
+		{},
+		{Token: "", Skip: 0, PageSize: 1},
+		{Token: "opaque/+=token\x00with bytes", Skip: 999, PageSize: 1000},
+		{Token: strings.Repeat("t", 1024), Skip: 3, PageSize: 7},
+	}
+	for _, c := range tests {
+		t.Run(c.Token, func(t *testing.T) {
+			if c.PageSize == 0 {
+				c.PageSize = 1000
+			}
+			m := c.encode()
+			if strings.ContainsAny(m[len(MarkerPrefix):], "+/=%& ") {
+				t.Errorf("marker %q is not URL-safe", m)
+			}
+			got, err := decodeCursor(m)
+			if err != nil || got != c {
+				t.Errorf("decode(%q) = %+v, %v; want %+v", m, got, err, c)
+			}
+		})
+	}
+	for _, bad := range []string{"", "s3xp1.", "s3xp1.***", "k0001", cursor{PageSize: 1001}.encode(), cursor{Skip: 11, PageSize: 10}.encode()} {
+		if _, err := decodeCursor(bad); err == nil {
+			t.Errorf("decodeCursor(%q) accepted", bad)
+		}
+	}
+}
+
+func TestMarkerCacheBound(t *testing.T) {
+	m := newMarkerCache(3)
+	for i, k := range []string{"a", "b", "c"} {
+		m.put(k, cursor{Skip: i})
+	}
+	m.get("a") // a is now most recent; b is the oldest
+	m.put("d", cursor{Skip: 9})
+	if m.len() != 3 {
+		t.Fatalf("len %d", m.len())
+	}
+	if _, ok := m.get("b"); ok {
+		t.Error("least recently used entry kept")
+	}
+	for _, k := range []string{"a", "c", "d"} {
+		if _, ok := m.get(k); !ok {
+			t.Errorf("%s evicted", k)
+		}
+	}
+	m.put("a", cursor{Skip: 7})
+	if c, _ := m.get("a"); c.Skip != 7 || m.len() != 3 {
+		t.Errorf("update: %+v len %d", c, m.len())
+	}
+}

@@ -1,0 +1,55 @@
+package compat
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+)
+
+// Upstream sends signed requests on the caller's behalf. It is implemented
+// by the proxy core; implementations must be safe for concurrent use.
+type Upstream interface {
+	// Bucket sends method /<key>?rawQuery to the real bucket's Zonal
+	// endpoint, session-signed, with the extra headers h (may be nil), and
+	// returns the response whatever its status (the caller closes the body).
+	// key is the decoded object key ("" for bucket-level requests); rawQuery
+	// is already canonically encoded.
+	Bucket(ctx context.Context, bucket, method, key, rawQuery string, h http.Header) (*http.Response, error)
+	// Control sends method path?rawQuery to s3express-control.<region>,
+	// IAM-signed, and returns the response whatever its status (the caller
+	// closes the body).
+	Control(ctx context.Context, region, method, path, rawQuery string) (*http.Response, error)
+}
+
+// hopHeaders are not copied from an upstream response.
+var hopHeaders = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Te": true,
+	"Trailer": true, "Transfer-Encoding": true, "Upgrade": true, "Content-Length": true,
+}
+
+// copyResponse sends an upstream response (typically an S3 error) to the
+// client unchanged: status, end-to-end headers and the body, streamed.
+// Headers already set on w (request ids) are overwritten by upstream's.
+func copyResponse(w http.ResponseWriter, resp *http.Response) {
+	h := w.Header()
+	for k, vv := range resp.Header {
+		if hopHeaders[k] {
+			continue
+		}
+		h[k] = append([]string(nil), vv...)
+	}
+	if resp.ContentLength >= 0 {
+		h.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
+}
+
+// abort ends a response whose status was already sent: the connection is
+// closed (HTTP/1.1) or the stream reset (HTTP/2) so the client sees a
+// truncated response rather than a well-formed but incomplete listing. This
+// is how net/http/httputil.ReverseProxy aborts too.
+func abort() {
+	panic(http.ErrAbortHandler)
+}

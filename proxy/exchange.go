@@ -1,0 +1,158 @@
+package proxy
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/s3xproxy/s3xproxy/proxy/route"
+	"github.com/s3xproxy/s3xproxy/session"
+)
+
+// Request is one authenticated, authorized request on its way upstream, as
+// shims and handlers see it.
+type Request struct {
+	ID string
+	// In is the inbound request. It must not be modified.
+	In *http.Request
+	// Bucket is the bucket name as the client wrote it (alias or real).
+	Bucket string
+	Target route.Target
+	// Key is the decoded object key, "" for bucket-level requests.
+	Key string
+	Op  Operation
+	// Identity is the local access key id, or "anonymous".
+	Identity string
+	// Access is what Identity may do on this bucket.
+	Access Access
+	// Header and Query are what will be sent upstream, inbound auth and
+	// hop-by-hop headers already removed. Shims may edit them.
+	Header http.Header
+	Query  url.Values
+	// Body is the verified inbound body (nil when there is none) and
+	// ContentLength its upstream length (-1 unknown). Shims may replace both.
+	Body          io.ReadCloser
+	ContentLength int64
+	// ContentSHA256 is the upstream x-amz-content-sha256 (UNSIGNED-PAYLOAD
+	// or STREAMING-UNSIGNED-PAYLOAD-TRAILER). Shims may change it together
+	// with Body.
+	ContentSHA256 string
+}
+
+// RequestShim adapts a request for a directory bucket before it is signed
+// and forwarded (e.g. drop x-amz-acl: private). It may modify req's Header,
+// Query, Body, ContentLength and ContentSHA256, or return an error
+// (rendered through s3err) to refuse the request.
+type RequestShim func(req *Request) error
+
+// Handler answers an operation itself instead of forwarding it. It may call
+// Proxy.Upstream. An error returned before anything was written to w is
+// rendered through s3err.
+type Handler func(w http.ResponseWriter, req *Request) error
+
+// exchange is the per-request state shared by the pipeline stages, the
+// Rewrite hook, the signing transport and the error and response hooks.
+type exchange struct {
+	start time.Time
+	w     *responseWriter
+	rec   Record
+	req   Request
+	call  call
+}
+
+// call is one logical upstream call (possibly two attempts), handed to the
+// signing transport through the request context.
+type call struct {
+	target route.Target
+	auth   UpstreamAuth
+	mode   session.Mode
+	// Results, written by the transport.
+	session  session.Status
+	retried  bool
+	upstream time.Duration
+	bytesIn  atomic.Int64
+	bodyErr  atomic.Pointer[error] // first error reading the inbound body
+}
+
+func (c *call) setBodyErr(err error) { c.bodyErr.CompareAndSwap(nil, &err) }
+
+func (c *call) bodyError() error {
+	if p := c.bodyErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+type callKey struct{}
+
+func withCall(ctx context.Context, c *call) context.Context {
+	return context.WithValue(ctx, callKey{}, c)
+}
+
+func callFrom(ctx context.Context) *call {
+	c, _ := ctx.Value(callKey{}).(*call)
+	return c
+}
+
+type exchangeKey struct{}
+
+func exchangeFrom(ctx context.Context) *exchange {
+	x, _ := ctx.Value(exchangeKey{}).(*exchange)
+	return x
+}
+
+// newRequestID returns an S3-style request id (16 upper-case hex digits)
+// and extended id (base64), from a fast non-cryptographic source: they are
+// correlation ids, not secrets.
+func newRequestID() (id, id2 string) {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], rand.Uint64())
+	id = strings.ToUpper(hex.EncodeToString(b[:]))
+	var e [24]byte
+	for i := 0; i < len(e); i += 8 {
+		binary.BigEndian.PutUint64(e[i:], rand.Uint64())
+	}
+	return id, base64.StdEncoding.EncodeToString(e[:])
+}
+
+// responseWriter records the status and the bytes written.
+type responseWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Flush implements http.Flusher.
+func (w *responseWriter) Flush() {
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// wrote reports whether the response has started.
+func (w *responseWriter) wrote() bool { return w.status != 0 }

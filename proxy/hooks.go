@@ -1,0 +1,172 @@
+package proxy
+
+import (
+	"errors"
+	"log"
+	"net/http"
+
+	"github.com/rs/zerolog"
+
+	"github.com/s3xproxy/s3xproxy/proxy/s3err"
+	"github.com/s3xproxy/s3xproxy/session"
+)
+
+// Upstream request ids are kept, renamed, so the proxy's own
+// x-amz-request-id stays the one id of the response.
+const (
+	HeaderUpstreamRequestID = "X-S3xproxy-Upstream-Request-Id"
+	HeaderUpstreamID2       = "X-S3xproxy-Upstream-Id-2"
+)
+
+// statusClientClosed is recorded (never sent) for a client that went away.
+const statusClientClosed = 499
+
+// modifyResponse is the one ReverseProxy ModifyResponse hook: it records
+// the upstream error code and renames the upstream request ids. The status,
+// the other headers and the body pass through unchanged.
+func (p *Proxy) modifyResponse(resp *http.Response) error {
+	x := exchangeFrom(resp.Request.Context())
+	h := resp.Header
+	if code := h.Get(headerErrorCode); code != "" && x != nil {
+		x.rec.ErrorCode = code
+	}
+	h.Del(headerErrorCode)
+	if v := h.Values("X-Amz-Request-Id"); len(v) > 0 {
+		h[HeaderUpstreamRequestID] = v
+		h.Del("X-Amz-Request-Id")
+	}
+	if v := h.Values("X-Amz-Id-2"); len(v) > 0 {
+		h[HeaderUpstreamID2] = v
+		h.Del("X-Amz-Id-2")
+	}
+	return nil
+}
+
+// errorHandler is the one ReverseProxy ErrorHandler. It answers S3 XML:
+// the proxy's own refusals as classified (SlowDown, AccessDenied from
+// CreateSession, a failed payload check), anything else that kept the
+// upstream from answering as 503 ServiceUnavailable. A client that went
+// away gets nothing and is logged at debug level.
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	x := exchangeFrom(r.Context())
+	if x == nil { // cannot happen: every proxied request carries its exchange
+		s3err.Write(w, r, err, "")
+		return
+	}
+	if r.Context().Err() != nil {
+		x.rec.ErrorCode = "ClientClosedRequest"
+		if !x.w.wrote() {
+			x.w.status = statusClientClosed
+		}
+		p.log.Debug().Str("request_id", x.rec.RequestID).Msg("client went away")
+		return
+	}
+	e := p.classify(x, err)
+	if x.w.wrote() { // the response has started: nothing more can be said
+		x.rec.ErrorCode = e.Code
+		return
+	}
+	if e.Code == s3err.ErrUnavailable.Code {
+		p.log.Warn().Str("request_id", x.rec.RequestID).Str("bucket", x.rec.Bucket).
+			Str("error", causeString(e)).Msg("upstream unreachable")
+	}
+	p.fail(x, x.req.In, e)
+}
+
+// classify maps a transport error to the S3 error the client sees.
+func (p *Proxy) classify(x *exchange, err error) *s3err.Error {
+	var e *s3err.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if berr := x.call.bodyError(); berr != nil && !errors.Is(berr, errDetached) {
+		e = s3err.From(berr)
+		if e.Code == s3err.ErrInternal.Code {
+			e = s3err.Wrap(berr, 400, "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+		}
+		return e
+	}
+	if errors.Is(err, session.ErrThrottled) {
+		return s3err.From(err)
+	}
+	u := s3err.ErrUnavailable
+	return s3err.Wrap(err, u.Status, u.Code, u.Message)
+}
+
+// causeString is the log form of an error's cause. Causes come from
+// transports and sessions, never from signature checks (whose details are
+// not logged), so they hold no secrets.
+func causeString(e *s3err.Error) string {
+	if e.Err == nil {
+		return e.Message
+	}
+	return e.Err.Error()
+}
+
+// finish completes the record, writes the access-log line and hands the
+// record to the Observer.
+func (p *Proxy) finish(x *exchange) {
+	rec := &x.rec
+	rec.Status = x.w.status
+	if rec.Status == 0 {
+		rec.Status = http.StatusOK
+		if x.req.In.Context().Err() != nil {
+			rec.Status = statusClientClosed
+		}
+	}
+	rec.BytesIn = x.call.bytesIn.Load()
+	rec.BytesOut = x.w.bytes
+	rec.Total = p.now().Sub(x.start)
+	rec.Upstream = x.call.upstream
+	rec.Session = x.call.session
+	rec.Retried = x.call.retried
+	if p.opts.AccessLog {
+		logRecord(p.log, rec)
+	}
+	if p.opts.Observer != nil {
+		p.opts.Observer.ObserveRequest(rec)
+	}
+}
+
+// logRecord writes one access-log line. Only these fields are logged:
+// never headers, query strings, signatures, keys or tokens.
+func logRecord(l zerolog.Logger, rec *Record) {
+	ev := l.Info()
+	if rec.Status >= 500 && rec.Status != statusClientClosed {
+		ev = l.Warn()
+	}
+	ev.Str("request_id", rec.RequestID).
+		Str("identity", rec.Identity).
+		Str("auth", rec.AuthType).
+		Str("bucket", rec.Bucket).
+		Str("operation", rec.Operation).
+		Int("status", rec.Status).
+		Str("error_code", rec.ErrorCode).
+		Int64("bytes_in", rec.BytesIn).
+		Int64("bytes_out", rec.BytesOut).
+		Dur("total", rec.Total).
+		Dur("upstream", rec.Upstream).
+		Str("session", string(rec.Session)).
+		Bool("retried", rec.Retried).
+		Msg("access")
+}
+
+// newStdLogger adapts the zerolog logger for ReverseProxy.ErrorLog (body
+// copy errors), at warn level.
+func newStdLogger(l zerolog.Logger) *log.Logger {
+	return log.New(stdWriter{l}, "", 0)
+}
+
+type stdWriter struct{ l zerolog.Logger }
+
+func (w stdWriter) Write(b []byte) (int, error) {
+	w.l.Warn().Msg(string(trimNewline(b)))
+	return len(b), nil
+}
+
+func trimNewline(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		return b[:n-1]
+	}
+	return b
+}

@@ -1,0 +1,129 @@
+package metrics
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/s3xproxy/s3xproxy/proxy"
+	"github.com/s3xproxy/s3xproxy/session"
+)
+
+func TestObserveRequest(t *testing.T) {
+	m := New(Options{})
+	recs := []proxy.Record{
+		{Operation: "GetObject", Status: 200, AuthType: "sigv4-header", BytesOut: 1000, Total: 20 * time.Millisecond, Upstream: 10 * time.Millisecond, Session: session.Miss},
+		{Operation: "GetObject", Status: 206, AuthType: "sigv4-header", BytesOut: 24, Total: time.Millisecond, Upstream: time.Millisecond, Session: session.Hit},
+		{Operation: "PutObject", Status: 200, AuthType: "sigv2", BytesIn: 5 << 20, Total: time.Second, Upstream: time.Second, Session: session.Refresh, Retried: true},
+		{Operation: "PutObject", Status: 403, AuthType: "sigv2", ErrorCode: "AccessDenied", Total: time.Millisecond},
+		{Operation: "weird op\n{}", Status: 0, AuthType: "", Total: time.Millisecond},
+	}
+	for i := range recs {
+		m.ObserveRequest(&recs[i])
+	}
+	m.ObserveRequest(nil) // no panic, no count
+	tests := []struct {
+		name string
+		got  float64
+		want float64
+	}{
+		{"GetObject 2xx sigv4", testutil.ToFloat64(m.requests.WithLabelValues("GetObject", "2xx", "sigv4-header")), 2},
+		{"PutObject 2xx sigv2", testutil.ToFloat64(m.requests.WithLabelValues("PutObject", "2xx", "sigv2")), 1},
+		{"PutObject 4xx sigv2", testutil.ToFloat64(m.requests.WithLabelValues("PutObject", "4xx", "sigv2")), 1},
+		{"hostile labels clamped", testutil.ToFloat64(m.requests.WithLabelValues("other", "other", "none")), 1},
+		{"bytes out GetObject", testutil.ToFloat64(m.bytesOut.WithLabelValues("GetObject")), 1024},
+		{"bytes in PutObject", testutil.ToFloat64(m.bytesIn.WithLabelValues("PutObject")), 5 << 20},
+		{"session hits", testutil.ToFloat64(m.sessionLookups.WithLabelValues("hit")), 1},
+		{"session misses", testutil.ToFloat64(m.sessionLookups.WithLabelValues("miss")), 1},
+		{"session refreshes", testutil.ToFloat64(m.sessionLookups.WithLabelValues("refresh")), 1},
+		{"retries PutObject", testutil.ToFloat64(m.retries.WithLabelValues("PutObject")), 1},
+		{"upstream histogram series", float64(testutil.CollectAndCount(m.upstreamLatency)), 2},
+		{"total histogram series", float64(testutil.CollectAndCount(m.totalLatency)), 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Fatalf("got %v, want %v", tc.got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSessionObserver(t *testing.T) {
+	m := New(Options{})
+	m.CreateSession("b1--usw2-az1--x-s3", session.ReadWrite, "", 30*time.Millisecond)
+	m.CreateSession("b2--usw2-az1--x-s3", session.ReadWrite, "", 30*time.Millisecond)
+	m.CreateSession("b1--usw2-az1--x-s3", session.ReadOnly, "AccessDenied", time.Millisecond)
+	m.CreateSession("b1--usw2-az1--x-s3", session.ReadOnly, "transport", time.Millisecond)
+	m.Throttled(time.Millisecond, true)
+	m.Throttled(2*time.Second, false)
+	m.Throttled(2*time.Second, false)
+	size := 7
+	m.SetSessionCacheSize(func() int { return size })
+
+	want := `
+# HELP s3xproxy_createsession_total Upstream CreateSession calls by session mode and result code ("ok" on success, else the S3 error code or "transport").
+# TYPE s3xproxy_createsession_total counter
+s3xproxy_createsession_total{code="AccessDenied",mode="ReadOnly"} 1
+s3xproxy_createsession_total{code="ok",mode="ReadWrite"} 2
+s3xproxy_createsession_total{code="transport",mode="ReadOnly"} 1
+# HELP s3xproxy_createsession_ratelimit_waits_total Requests that had to wait for a CreateSession rate-limit token.
+# TYPE s3xproxy_createsession_ratelimit_waits_total counter
+s3xproxy_createsession_ratelimit_waits_total 3
+# HELP s3xproxy_createsession_slowdowns_total Requests answered 503 SlowDown because no CreateSession token came within create_wait.
+# TYPE s3xproxy_createsession_slowdowns_total counter
+s3xproxy_createsession_slowdowns_total 2
+# HELP s3xproxy_session_cache_entries Upstream sessions currently cached.
+# TYPE s3xproxy_session_cache_entries gauge
+s3xproxy_session_cache_entries 7
+`
+	names := []string{"s3xproxy_createsession_total", "s3xproxy_createsession_ratelimit_waits_total",
+		"s3xproxy_createsession_slowdowns_total", "s3xproxy_session_cache_entries"}
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), names...); err != nil {
+		t.Fatal(err)
+	}
+	// The gauge follows the function, and a reload can swap it.
+	size = 9
+	if got := testutil.ToFloat64(m.cacheSize); got != 9 {
+		t.Fatalf("gauge after change = %v, want 9", got)
+	}
+	m.SetSessionCacheSize(nil)
+	if got := testutil.ToFloat64(m.cacheSize); got != 0 {
+		t.Fatalf("gauge with nil func = %v, want 0", got)
+	}
+}
+
+func TestNoBucketLabel(t *testing.T) {
+	m := New(Options{ProcessCollectors: true})
+	m.ObserveRequest(&proxy.Record{Operation: "GetObject", Bucket: "secret--usw2-az1--x-s3", Status: 200, Upstream: time.Millisecond})
+	m.CreateSession("secret--usw2-az1--x-s3", session.ReadWrite, "", time.Millisecond)
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, metric := range mf.GetMetric() {
+			for _, l := range metric.GetLabel() {
+				if l.GetName() == "bucket" || strings.Contains(l.GetValue(), "secret--") {
+					t.Errorf("%s has bucket label %s=%s", mf.GetName(), l.GetName(), l.GetValue())
+				}
+			}
+		}
+	}
+}
+
+func TestStatusClass(t *testing.T) {
+	tests := []struct {
+		status int
+		want   string
+	}{{200, "2xx"}, {206, "2xx"}, {304, "3xx"}, {404, "4xx"}, {503, "5xx"}, {0, "other"}, {99, "other"}, {600, "other"}}
+	for _, tc := range tests {
+		t.Run(tc.want, func(t *testing.T) {
+			if got := StatusClass(tc.status); got != tc.want {
+				t.Fatalf("StatusClass(%d) = %q, want %q", tc.status, got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,189 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/rs/zerolog"
+
+	"github.com/s3xproxy/s3xproxy/proxy/route"
+	"github.com/s3xproxy/s3xproxy/session"
+	"github.com/s3xproxy/s3xproxy/signing"
+)
+
+// Defaults applied by New to zero Options fields.
+const (
+	DefaultReplayBuffer = 8 << 20
+	DefaultMaxClockSkew = 15 * time.Minute
+	DefaultScheme       = "https"
+)
+
+// Session modes of Options.SessionMode.
+const (
+	// SessionModeAuto: ReadOnly sessions for identities that may only read
+	// the bucket (read-only keys, anonymous read), ReadWrite for the rest.
+	SessionModeAuto = "auto"
+	// SessionModeReadWrite: every session is ReadWrite.
+	SessionModeReadWrite = "readwrite"
+	// SessionModeIAM: no sessions; every request is signed with the IAM
+	// credentials (DisableS3ExpressSessionAuth behaviour).
+	SessionModeIAM = "iam"
+)
+
+// Proxy is the s3xproxy HTTP handler. Safe for concurrent use. Build it with
+// New; the zero value is not usable.
+type Proxy struct {
+	opts      Options
+	now       func() time.Time
+	log       zerolog.Logger
+	domains   []string
+	router    *route.Router
+	creds     aws.CredentialsProvider
+	signer    *signing.Signer
+	verifier  *signing.Verifier
+	cache     *session.Cache
+	transport *signingTransport
+	rp        *httputil.ReverseProxy
+}
+
+// New validates opts and returns a Proxy. opts is copied; defaults are
+// applied to the copy. The caller must Close the Proxy to stop the session
+// cache's background refresh.
+func New(opts Options) (*Proxy, error) {
+	if err := applyDefaults(&opts); err != nil {
+		return nil, err
+	}
+	router, err := route.New(routeOptions(&opts))
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	p := &Proxy{opts: opts, now: opts.Now, log: opts.Logger, router: router}
+	for _, d := range opts.VirtualHostDomains {
+		p.domains = append(p.domains, strings.TrimSuffix(strings.ToLower(d), "."))
+	}
+	p.creds = opts.UpstreamCredentials
+	if _, ok := p.creds.(*aws.CredentialsCache); !ok {
+		p.creds = aws.NewCredentialsCache(p.creds)
+	}
+	p.signer = signing.NewSigner()
+	keys, err := newKeyring(opts.Credentials, opts.KeyLookups)
+	if err != nil {
+		return nil, err
+	}
+	p.verifier = signing.NewVerifier(keys, func(v *signing.VerifierOptions) {
+		v.MaxSkew = opts.MaxClockSkew
+		v.SigV2 = opts.SigV2
+	})
+	creator := &session.HTTPCreator{
+		Resolve:     p.sessionEndpoint,
+		Credentials: p.creds,
+		Signer:      p.signer,
+		Client:      &http.Client{Transport: opts.Transport},
+		Now:         p.now,
+	}
+	sopts := opts.Sessions
+	if sopts.Now == nil {
+		sopts.Now = p.now
+	}
+	p.cache = session.New(creator, sopts)
+	p.transport = &signingTransport{p: p, base: opts.Transport}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      p.transport,
+		ErrorHandler:   p.errorHandler,
+		ModifyResponse: p.modifyResponse,
+		ErrorLog:       newStdLogger(p.log),
+	}
+	return p, nil
+}
+
+func applyDefaults(o *Options) error {
+	if o.Region == "" {
+		return errors.New("proxy: Region is required")
+	}
+	if o.UpstreamCredentials == nil {
+		return errors.New("proxy: UpstreamCredentials is required")
+	}
+	if o.Scheme == "" {
+		o.Scheme = DefaultScheme
+	}
+	switch o.SessionMode {
+	case "":
+		o.SessionMode = SessionModeAuto
+	case SessionModeAuto, SessionModeReadWrite, SessionModeIAM:
+	default:
+		return fmt.Errorf("proxy: SessionMode %q: want auto, readwrite or iam", o.SessionMode)
+	}
+	if o.ReplayBuffer == 0 {
+		o.ReplayBuffer = DefaultReplayBuffer
+	}
+	if o.MaxClockSkew == 0 {
+		o.MaxClockSkew = DefaultMaxClockSkew
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Transport == nil {
+		o.Transport = DefaultTransport()
+	}
+	return nil
+}
+
+func routeOptions(o *Options) route.Options {
+	ro := route.Options{
+		Region: o.Region, Zones: o.Zones, FIPS: o.FIPS, Dualstack: o.Dualstack,
+		Scheme: o.Scheme, DNSSuffix: o.DNSSuffix, DenyUnlisted: o.DenyUnlisted, Allow: o.Allow,
+	}
+	for _, a := range o.Aliases {
+		anon := -1 // follow Options.Anonymous
+		if a.AnonymousSet {
+			anon = int(a.Anonymous)
+		}
+		ro.Aliases = append(ro.Aliases, route.Alias{Name: a.Name, Target: a.Target, Anonymous: anon})
+	}
+	return ro
+}
+
+// DefaultTransport returns the upstream transport New uses when
+// Options.Transport is nil: keep-alive pools sized for a proxy, HTTP/2 when
+// the server offers it, 100-continue honoured, and no transparent
+// compression (bytes pass through as S3 sent them).
+func DefaultTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: 1 * time.Second,
+		ResponseHeaderTimeout: 5 * time.Minute,
+		DisableCompression:    true,
+	}
+}
+
+// sessionEndpoint resolves a real bucket name for CreateSession.
+func (p *Proxy) sessionEndpoint(bucket string) (session.Endpoint, error) {
+	t, err := p.router.Resolve(bucket)
+	if err != nil {
+		return session.Endpoint{}, err
+	}
+	return session.Endpoint{URL: t.URL, Region: t.Region}, nil
+}
+
+// Sessions returns the upstream session cache (for metrics: Len).
+func (p *Proxy) Sessions() *session.Cache { return p.cache }
+
+// Close stops background work (session refresh). In-flight requests are not
+// affected.
+func (p *Proxy) Close() error {
+	p.cache.Close()
+	return nil
+}

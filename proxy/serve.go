@@ -1,0 +1,209 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"path"
+
+	"github.com/s3xproxy/s3xproxy/proxy/route"
+	"github.com/s3xproxy/s3xproxy/proxy/s3err"
+	"github.com/s3xproxy/s3xproxy/session"
+	"github.com/s3xproxy/s3xproxy/signing"
+)
+
+// ServeHTTP implements http.Handler. It reads as the request flow of
+// DESIGN.md: request ids, addressing, authentication, routing,
+// classification, authorization, shims, then the reverse proxy (whose
+// transport signs last and retries once). Every stage that refuses the
+// request answers S3 XML; one access-log record is written at the end.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := p.begin(w, r)
+	defer p.finish(x)
+
+	if err := p.prepare(x, r); err != nil {
+		p.fail(x, r, err)
+		return
+	}
+	if h, ok := p.opts.Handlers[x.req.Op.Name]; ok {
+		if err := h(x.w, &x.req); err != nil && !x.w.wrote() {
+			p.fail(x, r, err)
+		}
+		return
+	}
+	if err := unsupported(x.req.Op); err != nil {
+		p.fail(x, r, err)
+		return
+	}
+	for _, shim := range p.opts.Shims {
+		if err := shim(&x.req); err != nil {
+			p.fail(x, r, err)
+			return
+		}
+	}
+	ctx := context.WithValue(r.Context(), exchangeKey{}, x)
+	ctx = withCall(ctx, &x.call)
+	p.rp.ServeHTTP(x.w, r.WithContext(ctx))
+}
+
+// begin starts the record and sets the request id headers that every
+// response carries.
+func (p *Proxy) begin(w http.ResponseWriter, r *http.Request) *exchange {
+	x := &exchange{start: p.now(), w: &responseWriter{ResponseWriter: w}}
+	id, id2 := newRequestID()
+	x.rec.RequestID = id
+	x.req.ID = id
+	x.req.In = r
+	h := w.Header()
+	h.Set("X-Amz-Request-Id", id)
+	h.Set("X-Amz-Id-2", id2)
+	h.Set("Server", "s3xproxy")
+	return x
+}
+
+// prepare runs addressing, authentication, routing, classification and
+// authorization, and fills x.req with the outbound header, query and body.
+func (p *Proxy) prepare(x *exchange, r *http.Request) error {
+	if err := checkHeaderLimits(r.Header); err != nil {
+		return err
+	}
+	addr, err := parseAddress(r, p.domains)
+	if err != nil {
+		return err
+	}
+	x.req.Bucket, x.req.Key = addr.Bucket, addr.Key
+	query, err := url.ParseQuery(addr.RawQuery)
+	if err != nil {
+		return s3err.Wrap(err, errInvalidURI.Status, errInvalidURI.Code, errInvalidURI.Message)
+	}
+	res, err := p.verifier.Verify(r, p.now())
+	if err != nil {
+		return err
+	}
+	cred := principal(res)
+	x.rec.AuthType = res.Type.String()
+	x.rec.Identity = "anonymous"
+	if cred != nil {
+		x.rec.Identity = res.AccessKeyID
+	}
+	x.req.Identity = x.rec.Identity
+	x.req.Op = Classify(r.Method, addr.Bucket, addr.Key, query, r.Header)
+	x.rec.Operation = x.req.Op.Name
+	if addr.Bucket == "" {
+		return p.authorizeService(x, cred)
+	}
+	if x.req.Target, err = p.router.Resolve(addr.Bucket); err != nil {
+		return err
+	}
+	x.rec.Bucket = x.req.Target.Bucket
+	if err := p.authorize(x, cred); err != nil {
+		return err
+	}
+	p.outbound(x, r, query, res)
+	return p.rewriteCopySource(x, cred)
+}
+
+// principal returns the local credential a verified request belongs to,
+// nil for anonymous requests.
+func principal(res *signing.Result) *Credential {
+	if res.Type == signing.AuthAnonymous {
+		return nil
+	}
+	c, _ := res.Principal.(*Credential)
+	return c
+}
+
+// authorizeService allows service-level requests (ListBuckets) to any
+// authenticated identity; the handler filters what it shows.
+func (p *Proxy) authorizeService(x *exchange, cred *Credential) error {
+	if cred == nil && p.opts.Anonymous == AccessNone {
+		return s3err.ErrAccessDenied
+	}
+	x.req.Access = AccessRead
+	if cred != nil {
+		x.req.Access = cred.Access
+	}
+	return nil
+}
+
+// authorize decides whether the identity may perform x.req.Op on the
+// bucket, and picks the session mode and upstream auth.
+func (p *Proxy) authorize(x *exchange, cred *Credential) error {
+	t := x.req.Target
+	access := p.access(cred, x.req.Bucket, t)
+	if access == AccessNone || (x.req.Op.Write && access < AccessReadWrite) {
+		e := *s3err.ErrAccessDenied
+		e.Resource = x.req.In.URL.Path
+		return &e
+	}
+	x.req.Access = access
+	x.call.target = t
+	x.call.auth = x.req.Op.Auth
+	if p.opts.SessionMode == SessionModeIAM {
+		x.call.auth = SignIAM
+	}
+	x.call.mode = session.ReadWrite
+	if access == AccessRead && p.opts.SessionMode == SessionModeAuto {
+		x.call.mode = session.ReadOnly
+	}
+	return nil
+}
+
+// access is what cred (nil: anonymous) may do on the bucket the client
+// called name, routed to t.
+func (p *Proxy) access(cred *Credential, name string, t route.Target) Access {
+	if cred == nil {
+		if t.Alias != nil && t.Alias.Anonymous >= 0 {
+			return Access(t.Alias.Anonymous)
+		}
+		return p.opts.Anonymous
+	}
+	if bucketAllowed(cred.Buckets, name, t.Bucket) {
+		return cred.Access
+	}
+	return AccessNone
+}
+
+// bucketAllowed reports whether one of globs (path.Match syntax) matches
+// the name the client used or the real bucket name.
+func bucketAllowed(globs []string, name, real string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(g, name); ok {
+			return true
+		}
+		if ok, _ := path.Match(g, real); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// unsupported refuses operations that need a handler the proxy was built
+// without, and control-plane calls, which are not forwarded.
+func unsupported(op Operation) error {
+	switch op.Name {
+	case "ListBuckets", "ListObjects", "CreateSession":
+		return s3err.New(http.StatusNotImplemented, "NotImplemented",
+			op.Name+" is not supported by this proxy yet.")
+	}
+	if op.Control {
+		return s3err.New(http.StatusNotImplemented, "NotImplemented",
+			op.Name+" is a control-plane operation; this proxy only forwards Zonal operations.")
+	}
+	return nil
+}
+
+// fail answers err as S3 XML and records it.
+func (p *Proxy) fail(x *exchange, r *http.Request, err error) {
+	e := s3err.From(err)
+	if e.Resource == "" && r.URL != nil {
+		c := *e
+		c.Resource = r.URL.Path
+		e = &c
+	}
+	s3err.Write(x.w, r, e, x.rec.RequestID)
+	x.rec.ErrorCode = e.Code
+	if e.Status >= 500 && e.Code == s3err.ErrInternal.Code {
+		p.log.Error().Str("request_id", x.rec.RequestID).Str("error", causeString(e)).Msg("internal error")
+	}
+}

@@ -1,0 +1,181 @@
+package proxy
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/s3xproxy/s3xproxy/proxy/s3err"
+	"github.com/s3xproxy/s3xproxy/session"
+	"github.com/s3xproxy/s3xproxy/signing"
+)
+
+// maxErrorPeek bounds how much of an upstream error body is read to find
+// its S3 error code.
+const maxErrorPeek = 16 << 10
+
+// signingTransport signs every outbound request last, after all header
+// edits, and retries it once (DESIGN.md step 10) when the session it was
+// signed with turns out to be expired or invalid, or when the dial failed,
+// provided the body can be replayed.
+type signingTransport struct {
+	p    *Proxy
+	base http.RoundTripper
+}
+
+var _ http.RoundTripper = (*signingTransport)(nil)
+
+// RoundTrip implements http.RoundTripper. The request's context must carry
+// a *call (the route target, upstream auth and session mode).
+func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c := callFrom(req.Context())
+	if c == nil {
+		return nil, errors.New("proxy: outbound request without a call")
+	}
+	start := t.p.now()
+	defer func() { c.upstream = t.p.now().Sub(start) }()
+
+	saved := req.Header.Clone()
+	body := newReplayBody(req.Body, req.ContentLength, t.p.opts.ReplayBuffer, c)
+	if body != nil {
+		req.Body = body
+	}
+	resp, used, err := t.attempt(req, c)
+	if !t.shouldRetry(c, resp, err) {
+		return resp, err
+	}
+	replay, ok := body.detach()
+	if !ok {
+		return resp, err
+	}
+	if resp != nil { // the peeked error is discarded: we answer with the retry
+		resp.Body.Close()
+		if c.auth == SignSession {
+			t.p.cache.Invalidate(used.key, used.creds)
+		}
+	}
+	c.retried = true
+	retry := req.Clone(req.Context())
+	retry.Header = saved
+	retry.Body = replay
+	if replay == nil {
+		retry.Body = nil
+	}
+	resp, _, err = t.attempt(retry, c)
+	return resp, err
+}
+
+// usedSession is the session an attempt was signed with.
+type usedSession struct {
+	key   session.Key
+	creds session.Credentials
+}
+
+// attempt signs req with the credentials its call needs and sends it. The
+// S3 error code of an error response is peeked (see peekErrorCode).
+func (t *signingTransport) attempt(req *http.Request, c *call) (*http.Response, usedSession, error) {
+	used, err := t.sign(req, c)
+	if err != nil { // SlowDown, CreateSession refusals, ... as the client must see them
+		return nil, used, s3err.From(err)
+	}
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, used, err
+	}
+	if resp.StatusCode >= 400 && req.Method != http.MethodHead {
+		peekErrorCode(resp)
+	}
+	return resp, used, nil
+}
+
+// sign signs req for c: with a cached session, or with the IAM credentials.
+func (t *signingTransport) sign(req *http.Request, c *call) (usedSession, error) {
+	var used usedSession
+	iam, err := t.p.creds.Retrieve(req.Context())
+	if err != nil {
+		return used, fmt.Errorf("proxy: upstream credentials: %w", err)
+	}
+	if c.auth == SignIAM {
+		return used, t.p.signer.SignIAM(req, iam, signing.ServiceS3Express, c.target.Region, t.p.now())
+	}
+	used.key = session.Key{Identity: identityHash(iam.AccessKeyID), Bucket: c.target.Bucket, Mode: c.mode}
+	sc, status, err := t.p.cache.Get(req.Context(), used.key)
+	if c.session == "" || status != session.Hit {
+		c.session = status
+	}
+	if err != nil {
+		return used, err
+	}
+	used.creds = sc
+	ac := aws.Credentials{AccessKeyID: sc.AccessKeyID, SecretAccessKey: sc.SecretAccessKey, SessionToken: sc.SessionToken}
+	return used, t.p.signer.SignSession(req, ac, c.target.Region, t.p.now())
+}
+
+// identityHash names an upstream IAM identity in session keys without
+// keeping the key id itself.
+func identityHash(accessKeyID string) string {
+	sum := sha256.Sum256([]byte(accessKeyID))
+	return hex.EncodeToString(sum[:8])
+}
+
+// shouldRetry reports whether the outcome of the first attempt is one the
+// proxy retries: a dial failure, or a session-signed request answered
+// ExpiredToken / InvalidToken.
+func (t *signingTransport) shouldRetry(c *call, resp *http.Response, err error) bool {
+	if err != nil {
+		var op *net.OpError
+		return errors.As(err, &op) && op.Op == "dial"
+	}
+	if c.auth != SignSession {
+		return false
+	}
+	switch resp.StatusCode {
+	case http.StatusBadRequest:
+		code := resp.Header.Get(headerErrorCode)
+		return code == "ExpiredToken" || code == "InvalidToken"
+	case http.StatusForbidden:
+		return resp.Header.Get(headerErrorCode) == "InvalidToken"
+	}
+	return false
+}
+
+// headerErrorCode carries the upstream error code peeked from the body
+// between the transport and ModifyResponse; it never reaches the client.
+const headerErrorCode = "X-S3xproxy-Upstream-Error-Code"
+
+// peekErrorCode reads the start of an error body, records its <Code> in
+// headerErrorCode and puts the bytes back in front of the rest of the body,
+// so the client still gets the body unchanged.
+func peekErrorCode(resp *http.Response) {
+	buf := make([]byte, maxErrorPeek)
+	n, _ := io.ReadFull(resp.Body, buf)
+	buf = buf[:n]
+	if code := xmlCode(buf); code != "" {
+		resp.Header.Set(headerErrorCode, code)
+	}
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(buf), resp.Body), resp.Body}
+}
+
+// xmlCode extracts the text of the first <Code> element.
+func xmlCode(b []byte) string {
+	i := bytes.Index(b, []byte("<Code>"))
+	if i < 0 {
+		return ""
+	}
+	rest := b[i+len("<Code>"):]
+	j := bytes.Index(rest, []byte("</Code>"))
+	if j < 0 || j > 128 {
+		return ""
+	}
+	return string(bytes.TrimSpace(rest[:j]))
+}

@@ -1,0 +1,220 @@
+package signing
+
+import (
+	"crypto/md5"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"strconv"
+)
+
+// anonymous is the Result of a request that carries no credentials. A
+// declared hex payload hash is still verified; signed aws-chunked cannot be
+// without a key.
+func (v *Verifier) anonymous(r *http.Request) (*Result, error) {
+	p := r.Header.Get(HeaderContentSHA256)
+	if p == "" {
+		p = UnsignedPayload
+	} else if !validPayloadHash(p) {
+		return nil, fmt.Errorf("%w: x-amz-content-sha256 %q", ErrMalformedAuth, p)
+	}
+	return v.result(r, AuthAnonymous, "", Key{}, p, nil)
+}
+
+// result wraps r's body according to the declared payload hash. chain, when
+// non-nil, allows signed aws-chunked payloads (SigV4 header auth only).
+func (v *Verifier) result(r *http.Request, typ AuthType, akid string, key Key, payload string, chain *chunkChain) (*Result, error) {
+	res := &Result{
+		Type:                  typ,
+		AccessKeyID:           akid,
+		Principal:             key.Principal,
+		ContentLength:         r.ContentLength,
+		UpstreamContentSHA256: UnsignedPayload,
+		DecodedContentLength:  -1,
+	}
+	var body io.ReadCloser
+	if hasBody(r) {
+		body = r.Body
+	}
+	switch payload {
+	case UnsignedPayload:
+		res.Body = body
+	case StreamingUnsignedTrailer:
+		dl, err := decodedContentLength(r.Header)
+		if err != nil {
+			return nil, err
+		}
+		res.Body, res.UpstreamContentSHA256, res.DecodedContentLength = body, StreamingUnsignedTrailer, dl
+		res.Trailer = r.Header.Get("X-Amz-Trailer")
+	case StreamingSignedPayload, StreamingSignedTrailer:
+		if chain == nil {
+			return nil, fmt.Errorf("%w: %s needs SigV4 header authentication", ErrMalformedAuth, payload)
+		}
+		return v.chunked(r, res, chain, payload == StreamingSignedTrailer)
+	default: // validated hex SHA-256
+		var want [32]byte
+		hex.Decode(want[:], []byte(payload))
+		if body == nil {
+			if payload != emptySHA256 {
+				return nil, fmt.Errorf("%w: empty body", ErrContentSHA256Mismatch)
+			}
+			return res, nil
+		}
+		res.Body = newCheckReader(body, sha256.New(), want[:], r.ContentLength, ErrContentSHA256Mismatch)
+	}
+	return res, nil
+}
+
+// decodedContentLength parses x-amz-decoded-content-length, -1 when absent.
+func decodedContentLength(h http.Header) (int64, error) {
+	s := h.Get("X-Amz-Decoded-Content-Length")
+	if s == "" {
+		return -1, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return -1, fmt.Errorf("%w: x-amz-decoded-content-length %q", ErrMalformedAuth, s)
+	}
+	return n, nil
+}
+
+// checkReader hashes a body as it is read and checks the digest (and the
+// declared length, when known) on the Read that reaches the end. It holds
+// back the last byte it has read until it has seen the end, so a consumer
+// never receives the complete body before the check: a failed check makes
+// that final Read return no bytes and the error, and an upstream request
+// streaming the body is aborted short of its Content-Length.
+type checkReader struct {
+	rc       io.ReadCloser
+	h        hash.Hash
+	want     []byte
+	length   int64 // declared length, -1 if unknown
+	n        int64 // bytes read from rc
+	mismatch error
+	held     byte
+	has      bool
+	done     bool  // the end was reached and the check passed
+	err      error // sticky: io.EOF after success, or the failure
+}
+
+func newCheckReader(rc io.ReadCloser, h hash.Hash, want []byte, length int64, mismatch error) *checkReader {
+	return &checkReader{rc: rc, h: h, want: want, length: length, mismatch: mismatch}
+}
+
+func (c *checkReader) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if c.done { // the end was reached and checked; only the held byte is left
+		return c.finish(p, 0)
+	}
+	// Read behind the held byte: into p[1:], or into one when p has no room.
+	var one [1]byte
+	dst, off := p, 0
+	if c.has {
+		if len(p) > 1 {
+			dst, off = p[1:], 1
+		} else {
+			dst = one[:]
+		}
+	}
+	n, err := c.rc.Read(dst)
+	c.h.Write(dst[:n])
+	c.n += int64(n)
+	if c.length >= 0 && c.n > c.length {
+		return c.fail(fmt.Errorf("%w: body longer than Content-Length %d", ErrIncompleteBody, c.length))
+	}
+	if err != nil && err != io.EOF {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = fmt.Errorf("%w: %w", ErrIncompleteBody, err)
+		}
+		return c.fail(err)
+	}
+	if err == io.EOF || c.length >= 0 && c.n == c.length {
+		if verr := c.verify(); verr != nil {
+			return c.fail(verr)
+		}
+		c.done = true
+	}
+	if c.has && off == 0 { // read into one
+		if n == 0 {
+			if c.done {
+				return c.finish(p, 0)
+			}
+			return 0, nil
+		}
+		p[0], c.held = c.held, one[0]
+		return 1, nil
+	}
+	if off == 1 {
+		p[0], c.has = c.held, false
+	}
+	total := off + n
+	if c.done {
+		return c.finish(p, total)
+	}
+	if total == 0 {
+		return 0, nil
+	}
+	c.held, c.has = p[total-1], true
+	return total - 1, nil
+}
+
+// finish returns the n bytes already in p, plus the held byte if any, with
+// io.EOF; the check has passed.
+func (c *checkReader) finish(p []byte, n int) (int, error) {
+	c.err = io.EOF
+	if c.has {
+		if n < len(p) {
+			p[n], c.has = c.held, false
+			n++
+		} else {
+			c.err = nil // room for the held byte on the next Read
+			return n, nil
+		}
+	}
+	return n, io.EOF
+}
+
+func (c *checkReader) fail(err error) (int, error) {
+	c.err = err
+	return 0, err
+}
+
+func (c *checkReader) verify() error {
+	if c.length >= 0 && c.n < c.length {
+		return fmt.Errorf("%w: got %d of %d bytes", ErrIncompleteBody, c.n, c.length)
+	}
+	var sum [64]byte
+	if subtle.ConstantTimeCompare(c.h.Sum(sum[:0]), c.want) != 1 {
+		return c.mismatch
+	}
+	return nil
+}
+
+// Close closes the wrapped body.
+func (c *checkReader) Close() error { return c.rc.Close() }
+
+// NewMD5Reader wraps body so that reaching EOF checks the bytes against the
+// base64 Content-MD5 value; a mismatch fails that Read with ErrBadDigest
+// (and the final bytes are withheld, see checkReader). A malformed value is
+// reported at construction as ErrInvalidDigest. A nil body is taken as empty.
+func NewMD5Reader(body io.ReadCloser, contentMD5 string) (io.ReadCloser, error) {
+	want, err := base64.StdEncoding.DecodeString(contentMD5)
+	if err != nil || len(want) != md5.Size {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidDigest, contentMD5)
+	}
+	if body == nil {
+		body = http.NoBody
+	}
+	return newCheckReader(body, md5.New(), want, -1, ErrBadDigest), nil
+}

@@ -1,0 +1,335 @@
+package signing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+// ErrNoSessionToken is returned by SignSession for credentials without a
+// session token: S3 Express session auth cannot work without one.
+var ErrNoSessionToken = errors.New("signing: session credentials have no session token")
+
+// SignerOptions configures a Signer. The zero value is the default.
+type SignerOptions struct {
+	// UseSDK signs with aws-sdk-go-v2's v4.Signer.SignHTTP instead of the
+	// built-in allocation-light signer. Both produce the same signature (a
+	// property test holds them to it); the SDK is slower. Default false.
+	UseSDK bool
+	// KeyCacheSize bounds the derived signing-key cache of the built-in
+	// signer. Default 4096 entries.
+	KeyCacheSize int
+}
+
+// Signer signs outbound requests. Safe for concurrent use.
+type Signer struct {
+	opts SignerOptions
+	keys *keyCache
+	sdk  *v4.Signer
+}
+
+// NewSigner returns a Signer with the options applied to a copy of the defaults.
+func NewSigner(optFns ...func(*SignerOptions)) *Signer {
+	var o SignerOptions
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	return &Signer{
+		opts: o,
+		keys: newKeyCache(o.KeyCacheSize),
+		sdk: v4.NewSigner(func(so *v4.SignerOptions) {
+			so.DisableURIPathEscaping = true // S3: the path is signed as sent
+		}),
+	}
+}
+
+// SignSession signs req for S3 Express session auth at time now: it sets the
+// x-amz-s3session-token header (signed), removes X-Amz-Security-Token and any
+// previous Authorization/X-Amz-Date, and signs with service s3express. The
+// payload hash is req's x-amz-content-sha256 header (UNSIGNED-PAYLOAD is set
+// when absent). req.URL.RawPath must already hold EncodePath(req.URL.Path);
+// the path is signed exactly as sent. req is modified in place. Every header
+// except Authorization, User-Agent, X-Amzn-Trace-Id, Expect and
+// Transfer-Encoding is signed, as the SDK does; so is Content-Length when
+// req.ContentLength > 0. creds.SessionToken must be set (ErrNoSessionToken).
+func (s *Signer) SignSession(req *http.Request, creds aws.Credentials, region string, now time.Time) error {
+	if creds.SessionToken == "" {
+		return ErrNoSessionToken
+	}
+	h := prepareHeaders(req)
+	h.Del(HeaderSecurityToken)
+	h[HeaderS3SessionToken] = append(h[HeaderS3SessionToken][:0], creds.SessionToken)
+	// The token is a signed header, not the SDK's X-Amz-Security-Token.
+	creds.SessionToken = ""
+	return s.sign(req, creds, ServiceS3Express, region, now)
+}
+
+// SignIAM signs req with IAM credentials for service (s3express or s3) at time
+// now, adding X-Amz-Security-Token when creds.SessionToken is set and removing
+// x-amz-s3session-token. Same path and payload rules as SignSession.
+func (s *Signer) SignIAM(req *http.Request, creds aws.Credentials, service, region string, now time.Time) error {
+	h := prepareHeaders(req)
+	h.Del(HeaderS3SessionToken)
+	if creds.SessionToken != "" {
+		h[HeaderSecurityToken] = append(h[HeaderSecurityToken][:0], creds.SessionToken)
+	} else {
+		h.Del(HeaderSecurityToken)
+	}
+	return s.sign(req, creds, service, region, now)
+}
+
+// prepareHeaders removes stale auth headers and defaults the payload hash.
+func prepareHeaders(req *http.Request) http.Header {
+	if req.Header == nil {
+		req.Header = make(http.Header)
+	}
+	h := req.Header
+	h.Del("Authorization")
+	h.Del("X-Amz-Date")
+	if v := h[HeaderContentSHA256]; len(v) == 0 || v[0] == "" {
+		h[HeaderContentSHA256] = []string{UnsignedPayload}
+	}
+	return h
+}
+
+// sign signs req whose token headers are already in place; creds carries a
+// SessionToken only when it must be an X-Amz-Security-Token.
+func (s *Signer) sign(req *http.Request, creds aws.Credentials, service, region string, now time.Time) error {
+	if creds.AccessKeyID == "" || creds.SecretAccessKey == "" {
+		return errors.New("signing: credentials without access key id or secret")
+	}
+	if req.URL == nil {
+		return errors.New("signing: request without URL")
+	}
+	payload := req.Header.Get(HeaderContentSHA256)
+	if s.opts.UseSDK {
+		err := s.sdk.SignHTTP(context.Background(), creds, req, payload, service, region, now,
+			func(o *v4.SignerOptions) { o.DisableSessionToken = creds.SessionToken == "" })
+		if err != nil {
+			return fmt.Errorf("signing: sdk sign: %w", err)
+		}
+		return nil
+	}
+	return s.signFast(req, creds, service, region, now, payload)
+}
+
+// ignoredHeader reports the headers the SDK never signs (lower-case name).
+func ignoredHeader(lower string) bool {
+	switch lower {
+	case "authorization", "user-agent", "x-amzn-trace-id", "expect", "transfer-encoding",
+		"host", "content-length":
+		return true
+	}
+	return false
+}
+
+// ignoredHeaderName is ignoredHeader for a name in any case.
+func ignoredHeaderName(name string) bool {
+	if len(name) > len("transfer-encoding") {
+		return false
+	}
+	var b [len("transfer-encoding")]byte
+	return ignoredHeader(string(appendLower(b[:0], name)))
+}
+
+// signFast is the built-in signer: same canonical request as the SDK's
+// SignHTTP with DisableURIPathEscaping, built in pooled buffers.
+func (s *Signer) signFast(req *http.Request, creds aws.Credentials, service, region string, now time.Time, payload string) error {
+	now = now.UTC()
+	var dateBuf [16]byte
+	amzDate := string(now.AppendFormat(dateBuf[:0], amzDateFormat))
+	req.Header["X-Amz-Date"] = []string{amzDate}
+	k := s.keys.get(creds.AccessKeyID, creds.SecretAccessKey, shortDate(now), region, service)
+
+	host := sanitizeHost(req)
+	sc := getScratch()
+	defer putScratch(sc)
+
+	for name, vals := range req.Header {
+		if !ignoredHeaderName(name) {
+			sc.hdrs = append(sc.hdrs, headerEntry{name: name, values: vals})
+		}
+	}
+	slices.SortFunc(sc.hdrs, func(a, b headerEntry) int { return compareLower(a.name, b.name) })
+
+	b := append(sc.buf[:0], req.Method...)
+	b = append(b, '\n')
+	b = append(b, uriPath(req.URL)...)
+	b = append(b, '\n')
+	var err error
+	sc.params, err = canonicalQueryParams(sc.params, req.URL.RawQuery, nil)
+	if err != nil {
+		return fmt.Errorf("signing: query: %w", err)
+	}
+	b = appendCanonicalQuery(b, sc.params)
+	b = append(b, '\n')
+	b, shStart, shEnd := appendSignedHeaderBlock(b, sc.hdrs, host, req.ContentLength)
+	b = append(b, '\n')
+	b = append(b, payload...)
+	sc.buf = b
+	sc.signV4(k, amzDate)
+
+	var auth strings.Builder
+	signed := sc.buf[shStart:shEnd]
+	auth.Grow(len(algorithmV4) + 64 + len(creds.AccessKeyID) + len(k.scope) + len(signed) + 64)
+	auth.WriteString(algorithmV4 + " Credential=")
+	auth.WriteString(creds.AccessKeyID)
+	auth.WriteByte('/')
+	auth.WriteString(k.scope)
+	auth.WriteString(", SignedHeaders=")
+	auth.Write(signed)
+	auth.WriteString(", Signature=")
+	auth.Write(sc.hexSum[:])
+	req.Header["Authorization"] = []string{auth.String()}
+	return nil
+}
+
+// appendSignedHeaderBlock appends the canonical headers (host, content-length
+// when positive, and hdrs, which are sorted by lower-case name; entries with
+// the same name in another case merged), a blank line and the signed-headers
+// list, returning the list's offsets in the result.
+func appendSignedHeaderBlock(b []byte, hdrs []headerEntry, host string, contentLength int64) ([]byte, int, int) {
+	var clBuf [20]byte
+	pseudo := [2]headerEntry{{name: "content-length"}, {name: "host", value: host}}
+	ps := pseudo[1:]
+	if contentLength > 0 {
+		pseudo[0].value = string(strconv.AppendInt(clBuf[:0], contentLength, 10))
+		ps = pseudo[:]
+	}
+	b = appendHeaderLines(b, hdrs, ps)
+	b = append(b, '\n')
+	start := len(b)
+	b = appendHeaderNames(b, hdrs, ps)
+	return b, start, len(b)
+}
+
+// nextHeader returns the next group of headers with one lower-case name from
+// the merge of the sorted hdrs and the sorted pseudo headers (host,
+// content-length), and the advanced indexes. A pseudo header sorts first on a
+// tie, so a Host or Content-Length in hdrs would merge into it (callers keep
+// them out).
+func nextHeader(hdrs, pseudo []headerEntry, i, pi int) (group []headerEntry, ni, npi int) {
+	if pi < len(pseudo) && (i >= len(hdrs) || compareLower(pseudo[pi].name, hdrs[i].name) <= 0) {
+		return pseudo[pi : pi+1], i, pi + 1
+	}
+	j := i + 1
+	for j < len(hdrs) && compareLower(hdrs[i].name, hdrs[j].name) == 0 {
+		j++
+	}
+	return hdrs[i:j], j, pi
+}
+
+// appendHeaderLines appends "name:value,value\n" for each header group.
+func appendHeaderLines(b []byte, hdrs, pseudo []headerEntry) []byte {
+	var group []headerEntry
+	for i, pi := 0, 0; i < len(hdrs) || pi < len(pseudo); {
+		group, i, pi = nextHeader(hdrs, pseudo, i, pi)
+		b = appendLower(b, group[0].name)
+		b = append(b, ':')
+		n := 0
+		for _, e := range group {
+			vals := e.values
+			if vals == nil {
+				one := [1]string{e.value}
+				vals = one[:]
+			}
+			for _, v := range vals {
+				if n > 0 {
+					b = append(b, ',')
+				}
+				b = appendHeaderValue(b, v)
+				n++
+			}
+		}
+		b = append(b, '\n')
+	}
+	return b
+}
+
+// appendHeaderNames appends the signed-headers list "a;b;c".
+func appendHeaderNames(b []byte, hdrs, pseudo []headerEntry) []byte {
+	var group []headerEntry
+	for i, pi := 0, 0; i < len(hdrs) || pi < len(pseudo); {
+		if i > 0 || pi > 0 {
+			b = append(b, ';')
+		}
+		group, i, pi = nextHeader(hdrs, pseudo, i, pi)
+		b = appendLower(b, group[0].name)
+	}
+	return b
+}
+
+// uriPath returns the path as it goes on the wire, as the SDK's GetURIPath.
+func uriPath(u *url.URL) string {
+	var p string
+	if u.RawPath != "" && rawPathMatches(u.RawPath, u.Path) {
+		p = u.RawPath // what EscapedPath returns, without its allocation
+	} else {
+		p = u.EscapedPath()
+	}
+	if u.Opaque != "" {
+		p = ""
+		opaque, _, _ := strings.Cut(u.Opaque, "?")
+		opaque = strings.TrimPrefix(opaque, "//")
+		if i := strings.IndexByte(opaque, '/'); i >= 0 {
+			p = opaque[i:]
+		}
+	}
+	if p == "" {
+		return "/"
+	}
+	return p
+}
+
+// sanitizeHost returns the host to sign, stripping a default port and then
+// setting req.Host to it, as the SDK's SanitizeHostForHeader does.
+func sanitizeHost(req *http.Request) string {
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	colon := strings.LastIndexByte(host, ':')
+	if colon < 0 || strings.IndexByte(host[colon:], ']') >= 0 {
+		return host
+	}
+	port := host[colon+1:]
+	scheme := strings.ToLower(req.URL.Scheme)
+	if port == "" || scheme == "http" && port == "80" || scheme == "https" && port == "443" {
+		host = strings.TrimSuffix(strings.TrimPrefix(host[:colon], "["), "]")
+		req.Host = host
+	}
+	return host
+}
+
+// rawPathMatches reports whether raw is a canonical encoding (see
+// isCanonicalComponent) that decodes to path; such a RawPath is what
+// url.URL.EscapedPath returns.
+func rawPathMatches(raw, path string) bool {
+	if !isCanonicalComponent(raw, true) {
+		return false
+	}
+	j := 0
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c == '%' {
+			hi, _ := unhex(raw[i+1])
+			lo, _ := unhex(raw[i+2])
+			c = hi<<4 | lo
+			i += 2
+		}
+		if j >= len(path) || path[j] != c {
+			return false
+		}
+		j++
+	}
+	return j == len(path)
+}

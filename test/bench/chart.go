@@ -1,0 +1,123 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strings"
+)
+
+// writeChart draws the size sweep as an SVG: one panel per operation,
+// throughput (MB/s, log scale) against object size (log scale), one line
+// per path. Hand-rolled SVG, no dependencies.
+func writeChart(file string, res *Results) error {
+	return os.WriteFile(file, []byte(chartSVG(res)), 0o644)
+}
+
+var pathColors = map[string]string{"direct": "#1f77b4", "bare": "#7f7f7f", "s3xproxy": "#d62728"}
+
+func chartSVG(res *Results) string {
+	const (
+		panelW, panelH = 420.0, 300.0
+		padL, padR     = 70.0, 20.0
+		padT, padB     = 50.0, 60.0
+	)
+	ops := []string{"GET", "PUT"}
+	width := float64(len(ops)) * (panelW + padL + padR)
+	height := panelH + padT + padB + 30
+	var sizes []int64
+	maxV, minV := 0.0, math.Inf(1)
+	for _, s := range res.Sweep {
+		if !slices.Contains(sizes, s.Size) {
+			sizes = append(sizes, s.Size)
+		}
+		for _, v := range s.MBps {
+			if v > 0 {
+				maxV = max(maxV, v)
+				minV = min(minV, v)
+			}
+		}
+	}
+	slices.Sort(sizes)
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" font-size="12">`+"\n",
+		width, height, width, height)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	title := fmt.Sprintf("Throughput per path against object size (c=1, UNSIGNED-PAYLOAD) — %s, %d CPUs, %s",
+		res.Started.UTC().Format("2006-01-02"), res.Machine.NProc, res.Machine.GoVersion)
+	if res.Quick {
+		title += " — quick run"
+	}
+	fmt.Fprintf(&b, `<text x="%.0f" y="20" text-anchor="middle" font-size="14">%s</text>`+"\n", width/2, xmlEscape(title))
+	if len(sizes) == 0 || maxV == 0 {
+		b.WriteString(`<text x="20" y="60">no sweep data</text></svg>` + "\n")
+		return b.String()
+	}
+	lo := math.Floor(math.Log10(minV))
+	hi := math.Ceil(math.Log10(maxV))
+	if hi == lo {
+		hi++
+	}
+	// x is log2(size), so the spacing between sizes is honest.
+	x0, x1 := math.Log2(float64(sizes[0])), math.Log2(float64(sizes[len(sizes)-1]))
+	xOf := func(i int) float64 {
+		if x1 == x0 {
+			return panelW / 2
+		}
+		return (math.Log2(float64(sizes[i])) - x0) / (x1 - x0) * panelW
+	}
+	yOf := func(v float64) float64 { return panelH - (math.Log10(v)-lo)/(hi-lo)*panelH }
+	for pi, op := range ops {
+		ox := float64(pi)*(panelW+padL+padR) + padL
+		oy := padT
+		fmt.Fprintf(&b, `<g transform="translate(%.0f,%.0f)">`+"\n", ox, oy)
+		fmt.Fprintf(&b, `<text x="%.0f" y="-10" text-anchor="middle" font-size="13">%s</text>`+"\n", panelW/2, op)
+		fmt.Fprintf(&b, `<rect x="0" y="0" width="%.0f" height="%.0f" fill="none" stroke="#ccc"/>`+"\n", panelW, panelH)
+		for d := lo; d <= hi; d++ {
+			y := yOf(math.Pow(10, d))
+			fmt.Fprintf(&b, `<line x1="0" y1="%.1f" x2="%.0f" y2="%.1f" stroke="#eee"/>`+"\n", y, panelW, y)
+			fmt.Fprintf(&b, `<text x="-6" y="%.1f" text-anchor="end" dominant-baseline="middle">%g</text>`+"\n", y, math.Pow(10, d))
+		}
+		for i, s := range sizes {
+			x := xOf(i)
+			fmt.Fprintf(&b, `<line x1="%.1f" y1="0" x2="%.1f" y2="%.0f" stroke="#eee"/>`+"\n", x, x, panelH)
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="middle">%s</text>`+"\n", x, panelH+16, sizeName(s))
+		}
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle">object size</text>`+"\n", panelW/2, panelH+36)
+		fmt.Fprintf(&b, `<text transform="translate(-52,%.0f) rotate(-90)" text-anchor="middle">MB/s (log)</text>`+"\n", panelH/2)
+		for _, k := range allPaths {
+			name := k.String()
+			var pts []string
+			for i, s := range sizes {
+				for _, sw := range res.Sweep {
+					if sw.Op == op && sw.Size == s && sw.MBps[name] > 0 {
+						pts = append(pts, fmt.Sprintf("%.1f,%.1f", xOf(i), yOf(sw.MBps[name])))
+					}
+				}
+			}
+			if len(pts) == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`+"\n", pathColors[name], strings.Join(pts, " "))
+			for _, p := range pts {
+				x, y, _ := strings.Cut(p, ",")
+				fmt.Fprintf(&b, `<circle cx="%s" cy="%s" r="3" fill="%s"/>`+"\n", x, y, pathColors[name])
+			}
+		}
+		b.WriteString("</g>\n")
+	}
+	ly := padT + panelH + 52
+	for i, k := range allPaths {
+		x := padL + float64(i)*230
+		fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="%s" stroke-width="3"/>`+"\n", x, ly, x+24, ly, pathColors[k.String()])
+		label := map[pathKind]string{pathDirect: "direct (session-signed)", pathBare: "bare ReverseProxy hop", pathProxy: "s3xproxy"}[k]
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" dominant-baseline="middle">%s</text>`+"\n", x+30, ly, label)
+	}
+	b.WriteString("</svg>\n")
+	return b.String()
+}
+
+func xmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
+}
