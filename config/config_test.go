@@ -193,6 +193,13 @@ func TestEnvExpansion(t *testing.T) {
 	}
 }
 
+func TestYAML11Words(t *testing.T) {
+	cfg := mustParse(t, "upstream: {region: us-west-2, fips: yes}\ntls: {mode: off}\nlog: {access_log: off}\n", nil)
+	if cfg.TLS.Mode != "off" || !cfg.Upstream.FIPS || *cfg.Log.AccessLog {
+		t.Errorf("got tls.mode %q fips %v access_log %v", cfg.TLS.Mode, cfg.Upstream.FIPS, *cfg.Log.AccessLog)
+	}
+}
+
 func TestEnvInTypedFields(t *testing.T) {
 	src := "upstream: {region: us-west-2}\nsessions: {max_entries: \"${N}\", idle_ttl: \"${D}\"}\n"
 	cfg := mustParse(t, src, map[string]string{"N": "7", "D": "90s"})

@@ -240,10 +240,7 @@ func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, path string) {
 		v.SetString(s)
 	case v.Kind() == reflect.Bool:
 		var b bool
-		b, err = strconv.ParseBool(s)
-		if err != nil {
-			err = fmt.Errorf("must be true or false")
-		}
+		b, err = parseBool(s)
 		v.SetBool(b)
 	case v.CanInt():
 		var i int64
@@ -279,4 +276,16 @@ func parseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("must be a duration such as 500ms, 60s or 5m")
 	}
 	return dur, nil
+}
+
+// parseBool accepts true/false in any case and, like yaml.v3 for bool
+// fields, the YAML 1.1 words yes/no/on/off.
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "yes", "on":
+		return true, nil
+	case "false", "no", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("must be true or false")
 }

@@ -80,8 +80,8 @@ func TestErrors(t *testing.T) {
 		{"env unset", region + "auth:\n  credentials:\n    - access_key_id: K\n      secret_access_key: ${NOT_SET}\n", []string{
 			"c.yaml:5: auth.credentials[0].secret_access_key: environment variable NOT_SET is not set (use ${NOT_SET:-default} for a default)"}},
 		{"zones", "upstream:\n  region: us-west-2\n  zones: {usw2-az1: mars-1, bad: us-west-2}\n", []string{
-			`c.yaml:3: upstream.zones.usw2-az1: must be a region such as us-west-2, got "mars-1"`,
-			`c.yaml:3: upstream.zones.bad: zone id must be 8, 9, 13, 14 or 20 characters of a-z, 0-9 and - (e.g. usw2-az1)`}},
+			`c.yaml:3: upstream.zones.bad: zone id must be 8, 9, 13, 14 or 20 characters of a-z, 0-9 and - (e.g. usw2-az1)`,
+			`c.yaml:3: upstream.zones.usw2-az1: must be a region such as us-west-2, got "mars-1"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,8 +2,10 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -52,7 +54,8 @@ func (v *validator) upstream(u *Upstream) {
 	case !regionRE.MatchString(u.Region):
 		v.errorf("upstream.region", "must be a region such as us-west-2, got %s", v.d.show("upstream.region", u.Region))
 	}
-	for zone, region := range u.Zones {
+	for _, zone := range slices.Sorted(maps.Keys(u.Zones)) { // stable error order
+		region := u.Zones[zone]
 		p := "upstream.zones." + zone
 		if !validZoneLen[len(zone)] || !zoneRE.MatchString(zone) {
 			v.errorf(p, "zone id must be 8, 9, 13, 14 or 20 characters of a-z, 0-9 and - (e.g. usw2-az1)")

@@ -132,4 +132,3 @@ type Record struct {
 type Observer interface {
 	ObserveRequest(rec *Record)
 }
-

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log"
 	"net/http"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -144,12 +145,15 @@ func logRecord(l zerolog.Logger, rec *Record) {
 		Str("error_code", rec.ErrorCode).
 		Int64("bytes_in", rec.BytesIn).
 		Int64("bytes_out", rec.BytesOut).
-		Dur("total", rec.Total).
-		Dur("upstream", rec.Upstream).
+		Float64("total_ms", ms(rec.Total)).
+		Float64("upstream_ms", ms(rec.Upstream)).
 		Str("session", string(rec.Session)).
 		Bool("retried", rec.Retried).
 		Msg("access")
 }
+
+// ms is d in milliseconds, to the microsecond.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // newStdLogger adapts the zerolog logger for ReverseProxy.ErrorLog (body
 // copy errors), at warn level.

@@ -24,11 +24,12 @@ type replayBody struct {
 	keep  bool // tee into buf while it fits
 	limit int64
 
-	mu sync.Mutex // guards everything below
+	mu       sync.Mutex // guards everything below
 	buf      []byte
 	n        int64
 	eof      bool
 	overflow bool
+	failed   bool // a read returned an error other than io.EOF
 	reading  bool
 	detached bool
 }
@@ -40,7 +41,11 @@ func newReplayBody(src io.ReadCloser, length, limit int64, c *call) *replayBody 
 	if src == nil || src == http.NoBody {
 		return nil
 	}
-	return &replayBody{c: c, src: src, keep: length <= limit, limit: limit}
+	b := &replayBody{c: c, src: src, keep: length <= limit, limit: limit}
+	if b.keep && length > 0 {
+		b.buf = make([]byte, 0, length) // one allocation; grown by append otherwise
+	}
+	return b
 }
 
 // Read implements io.Reader.
@@ -67,6 +72,7 @@ func (b *replayBody) Read(p []byte) (int, error) {
 	case err == io.EOF:
 		b.eof = true
 	case err != nil:
+		b.failed = true
 		b.c.setBodyErr(err)
 	}
 	return n, err
@@ -90,9 +96,12 @@ func (b *replayBody) Close() error { return nil }
 
 // detach stops b from being read any further and returns the body a retry
 // must send, and whether the request can be replayed at all: a request
-// without a body, whose body was never read (e.g. the upstream answered
-// before 100 Continue), or whose body was read to the end within the replay
-// limit. A nil b is a request without a body.
+// without a body, or one whose bytes read so far are all in the replay
+// buffer (never read at all, e.g. the upstream answered before 100
+// Continue; read to the end within the limit; or answered early, part way
+// through). The retry then sends the buffered prefix followed by the unread
+// rest. A read in progress at that moment makes the request unreplayable:
+// its bytes would be lost. A nil b is a request without a body.
 func (b *replayBody) detach() (io.ReadCloser, bool) {
 	if b == nil {
 		return nil, true
@@ -100,13 +109,21 @@ func (b *replayBody) detach() (io.ReadCloser, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.detached = true
-	switch {
-	case b.reading:
+	if b.reading || b.overflow || b.failed || (b.n > 0 && !b.keep) {
 		return nil, false
-	case b.n == 0 && !b.eof:
-		return &replayBody{c: b.c, src: b.src, keep: false, limit: b.limit}, true
-	case b.eof && b.keep && !b.overflow:
-		return &replayBody{c: &call{}, src: bytes.NewReader(b.buf), keep: false, limit: b.limit}, true
 	}
-	return nil, false
+	rest := &replayBody{c: b.c, src: b.src, keep: false, limit: b.limit}
+	if b.eof {
+		rest = &replayBody{c: b.c, src: eofReader{}, limit: b.limit}
+	}
+	return readCloser{io.MultiReader(bytes.NewReader(b.buf), rest)}, true
 }
+
+// readCloser adds a no-op Close (see replayBody.Close).
+type readCloser struct{ io.Reader }
+
+func (readCloser) Close() error { return nil }
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }

@@ -31,7 +31,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if err := unsupported(x.req.Op); err != nil {
+	if err := unsupported(x); err != nil {
 		p.fail(x, r, err)
 		return
 	}
@@ -57,7 +57,6 @@ func (p *Proxy) begin(w http.ResponseWriter, r *http.Request) *exchange {
 	h := w.Header()
 	h.Set("X-Amz-Request-Id", id)
 	h.Set("X-Amz-Id-2", id2)
-	h.Set("Server", "s3xproxy")
 	return x
 }
 
@@ -76,17 +75,10 @@ func (p *Proxy) prepare(x *exchange, r *http.Request) error {
 	if err != nil {
 		return s3err.Wrap(err, errInvalidURI.Status, errInvalidURI.Code, errInvalidURI.Message)
 	}
-	res, err := p.verifier.Verify(r, p.now())
+	res, cred, err := p.authenticate(x, r)
 	if err != nil {
 		return err
 	}
-	cred := principal(res)
-	x.rec.AuthType = res.Type.String()
-	x.rec.Identity = "anonymous"
-	if cred != nil {
-		x.rec.Identity = res.AccessKeyID
-	}
-	x.req.Identity = x.rec.Identity
 	x.req.Op = Classify(r.Method, addr.Bucket, addr.Key, query, r.Header)
 	x.rec.Operation = x.req.Op.Name
 	if addr.Bucket == "" {
@@ -103,14 +95,25 @@ func (p *Proxy) prepare(x *exchange, r *http.Request) error {
 	return p.rewriteCopySource(x, cred)
 }
 
-// principal returns the local credential a verified request belongs to,
-// nil for anonymous requests.
-func principal(res *signing.Result) *Credential {
-	if res.Type == signing.AuthAnonymous {
-		return nil
+// authenticate verifies r's signature and returns the result and the local
+// credential it belongs to (nil for anonymous requests).
+func (p *Proxy) authenticate(x *exchange, r *http.Request) (*signing.Result, *Credential, error) {
+	res, err := p.verifier.Verify(r, p.now())
+	if err != nil {
+		return nil, nil, err
 	}
-	c, _ := res.Principal.(*Credential)
-	return c
+	x.rec.AuthType = res.Type.String()
+	x.rec.Identity, x.req.Identity = "anonymous", "anonymous"
+	if res.Type == signing.AuthAnonymous {
+		return res, nil, nil
+	}
+	x.rec.Identity, x.req.Identity = res.AccessKeyID, res.AccessKeyID
+	cred, ok := res.Principal.(*Credential)
+	if !ok || cred == nil {
+		// A KeyLookup that does not hand back a *Credential grants nothing.
+		return nil, nil, s3err.ErrAccessDenied
+	}
+	return res, cred, nil
 }
 
 // authorizeService allows service-level requests (ListBuckets) to any
@@ -178,9 +181,15 @@ func bucketAllowed(globs []string, name, real string) bool {
 	return false
 }
 
+// errMethodNotAllowed is S3's answer to an operation on the wrong resource.
+var errMethodNotAllowed = s3err.New(http.StatusMethodNotAllowed, "MethodNotAllowed",
+	"The specified method is not allowed against this resource.")
+
 // unsupported refuses operations that need a handler the proxy was built
-// without, and control-plane calls, which are not forwarded.
-func unsupported(op Operation) error {
+// without, control-plane calls, which are not forwarded, and anything else
+// addressed to the service rather than a bucket.
+func unsupported(x *exchange) error {
+	op := x.req.Op
 	switch op.Name {
 	case "ListBuckets", "ListObjects", "CreateSession":
 		return s3err.New(http.StatusNotImplemented, "NotImplemented",
@@ -189,6 +198,9 @@ func unsupported(op Operation) error {
 	if op.Control {
 		return s3err.New(http.StatusNotImplemented, "NotImplemented",
 			op.Name+" is a control-plane operation; this proxy only forwards Zonal operations.")
+	}
+	if x.req.Target.URL == nil {
+		return errMethodNotAllowed
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -26,8 +27,9 @@ const maxErrorPeek = 16 << 10
 // signed with turns out to be expired or invalid, or when the dial failed,
 // provided the body can be replayed.
 type signingTransport struct {
-	p    *Proxy
-	base http.RoundTripper
+	p      *Proxy
+	base   http.RoundTripper
+	lastID atomic.Pointer[[2]string] // last upstream key id and its identityHash
 }
 
 var _ http.RoundTripper = (*signingTransport)(nil)
@@ -105,7 +107,7 @@ func (t *signingTransport) sign(req *http.Request, c *call) (usedSession, error)
 	if c.auth == SignIAM {
 		return used, t.p.signer.SignIAM(req, iam, signing.ServiceS3Express, c.target.Region, t.p.now())
 	}
-	used.key = session.Key{Identity: identityHash(iam.AccessKeyID), Bucket: c.target.Bucket, Mode: c.mode}
+	used.key = session.Key{Identity: t.identity(iam.AccessKeyID), Bucket: c.target.Bucket, Mode: c.mode}
 	sc, status, err := t.p.cache.Get(req.Context(), used.key)
 	if c.session == "" || status != session.Hit {
 		c.session = status
@@ -116,6 +118,17 @@ func (t *signingTransport) sign(req *http.Request, c *call) (usedSession, error)
 	used.creds = sc
 	ac := aws.Credentials{AccessKeyID: sc.AccessKeyID, SecretAccessKey: sc.SecretAccessKey, SessionToken: sc.SessionToken}
 	return used, t.p.signer.SignSession(req, ac, c.target.Region, t.p.now())
+}
+
+// identity returns identityHash(accessKeyID), remembering the last one:
+// the upstream key changes only on rotation.
+func (t *signingTransport) identity(accessKeyID string) string {
+	if last := t.lastID.Load(); last != nil && last[0] == accessKeyID {
+		return last[1]
+	}
+	h := identityHash(accessKeyID)
+	t.lastID.Store(&[2]string{accessKeyID, h})
+	return h
 }
 
 // identityHash names an upstream IAM identity in session keys without

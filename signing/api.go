@@ -6,6 +6,7 @@ package signing
 
 import (
 	"io"
+	"net/http"
 	"time"
 )
 
@@ -75,6 +76,11 @@ type VerifierOptions struct {
 	SigV2 bool
 	// MaxChunkSize bounds one aws-chunked chunk. Default 16 MiB.
 	MaxChunkSize int
+	// VirtualHostBucket, when set, returns the bucket named by the Host of
+	// a virtual-hosted-style request ("" for path-style). SigV2 signs
+	// "/bucket" + path for those, and only the proxy's addressing knows
+	// which hosts are virtual hosts. Nil: every request is path-style.
+	VirtualHostBucket func(r *http.Request) string
 }
 
 // Verifier authenticates inbound requests. Safe for concurrent use.

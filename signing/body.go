@@ -98,6 +98,7 @@ type checkReader struct {
 	n        int64 // bytes read from rc
 	mismatch error
 	held     byte
+	one      [1]byte // read buffer when p has room for the held byte only
 	has      bool
 	done     bool  // the end was reached and the check passed
 	err      error // sticky: io.EOF after success, or the failure
@@ -118,13 +119,13 @@ func (c *checkReader) Read(p []byte) (int, error) {
 		return c.finish(p, 0)
 	}
 	// Read behind the held byte: into p[1:], or into one when p has no room.
-	var one [1]byte
+	one := c.one[:]
 	dst, off := p, 0
 	if c.has {
 		if len(p) > 1 {
 			dst, off = p[1:], 1
 		} else {
-			dst = one[:]
+			dst = one
 		}
 	}
 	n, err := c.rc.Read(dst)

@@ -32,6 +32,9 @@ const (
 	upstreamChunkSize  = 64 << 10 // chunk size of the re-encoded unsigned stream
 )
 
+// emptyHashBytes is emptySHA256 as bytes.
+var emptyHashBytes = []byte(emptySHA256)
+
 // chunkChain is the signing state of an aws-chunked stream: the derived key,
 // the request time and the previous signature (the seed at first).
 type chunkChain struct {
@@ -42,7 +45,7 @@ type chunkChain struct {
 
 // verifyNext checks sig over the string to sign made of header (algorithm
 // line) and the given hex hashes, and advances the chain.
-func (c *chunkChain) verifyNext(algorithm string, sig *[64]byte, hexHashes ...string) error {
+func (c *chunkChain) verifyNext(algorithm string, sig *[64]byte, hexHashes ...[]byte) error {
 	sc := getScratch()
 	defer putScratch(sc)
 	b := append(sc.sts[:0], algorithm...)
@@ -88,6 +91,16 @@ func (v *Verifier) chunked(r *http.Request, res *Result, chain *chunkChain, trai
 	cr := newChunkReader(body, chain, dl, v.opts.MaxChunkSize, names)
 	res.DecodedContentLength = dl
 	if !trailer {
+		if dl == 0 {
+			// An empty payload still ends in a signed final chunk; its
+			// stream is a few bytes, so check it now and forward no body
+			// rather than a zero-length body that must be read to be checked.
+			if _, err := io.Copy(io.Discard, cr); err != nil {
+				return nil, err
+			}
+			res.Body, res.ContentLength = nil, 0
+			return res, nil
+		}
 		res.Body, res.ContentLength = cr, dl
 		return res, nil
 	}
@@ -218,7 +231,7 @@ func (c *chunkReader) endChunk() error {
 	var hexSum [64]byte
 	hex.Encode(hexSum[:], c.h.Sum(sum[:0]))
 	c.h.Reset()
-	return c.chain.verifyNext(algorithmPayload, &c.sig, emptySHA256, string(hexSum[:]))
+	return c.chain.verifyNext(algorithmPayload, &c.sig, emptyHashBytes, hexSum[:])
 }
 
 func (c *chunkReader) expectCRLF() error {
@@ -253,7 +266,7 @@ func (c *chunkReader) nextChunk() error {
 		c.remain = size
 		return nil
 	}
-	if err := c.chain.verifyNext(algorithmPayload, &c.sig, emptySHA256, emptySHA256); err != nil {
+	if err := c.chain.verifyNext(algorithmPayload, &c.sig, emptyHashBytes, emptyHashBytes); err != nil {
 		return err
 	}
 	if c.decoded != c.want {
@@ -341,7 +354,9 @@ func (c *chunkReader) readTrailer() error {
 		return fmt.Errorf("%w: aws-chunked: missing final CRLF", ErrIncompleteBody)
 	}
 	sum := sha256.Sum256(c.trailers)
-	return c.chain.verifyNext(algorithmTrailer, &sig, hex.EncodeToString(sum[:]))
+	var hexSum [64]byte
+	hex.Encode(hexSum[:], sum[:])
+	return c.chain.verifyNext(algorithmTrailer, &sig, hexSum[:])
 }
 
 // checkTrailerNames requires the trailer lines to carry exactly the declared

@@ -144,11 +144,12 @@ func ignoredHeaderName(name string) bool {
 // signFast is the built-in signer: same canonical request as the SDK's
 // SignHTTP with DisableURIPathEscaping, built in pooled buffers.
 func (s *Signer) signFast(req *http.Request, creds aws.Credentials, service, region string, now time.Time, payload string) error {
-	now = now.UTC()
-	var dateBuf [16]byte
-	amzDate := string(now.AppendFormat(dateBuf[:0], amzDateFormat))
-	req.Header["X-Amz-Date"] = []string{amzDate}
-	k := s.keys.get(creds.AccessKeyID, creds.SecretAccessKey, shortDate(now), region, service)
+	dateBuf := amzDate(now)
+	date := string(dateBuf[:])
+	req.Header["X-Amz-Date"] = []string{date}
+	var day [8]byte
+	copy(day[:], dateBuf[:8])
+	k := s.keys.get(creds.AccessKeyID, creds.SecretAccessKey, day, region, service)
 
 	host := sanitizeHost(req)
 	sc := getScratch()
@@ -176,7 +177,7 @@ func (s *Signer) signFast(req *http.Request, creds aws.Credentials, service, reg
 	b = append(b, '\n')
 	b = append(b, payload...)
 	sc.buf = b
-	sc.signV4(k, amzDate)
+	sc.signV4(k, date)
 
 	var auth strings.Builder
 	signed := sc.buf[shStart:shEnd]

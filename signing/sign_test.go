@@ -298,3 +298,55 @@ func BenchmarkSignSession(b *testing.B) {
 		})
 	}
 }
+
+func TestAmzDate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	loc := time.FixedZone("X", -7*3600)
+	for range 1000 {
+		tm := time.Unix(rng.Int64N(1<<35), rng.Int64N(1e9)).In(loc)
+		got := amzDate(tm)
+		if want := tm.UTC().Format(amzDateFormat); string(got[:]) != want {
+			t.Fatalf("amzDate(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
+
+// TestSignConcurrentKeyCache signs with many keys, days and regions at once
+// through a tiny key cache (constant eviction) and checks every signature
+// against the SDK. Run with -race.
+func TestSignConcurrentKeyCache(t *testing.T) {
+	fast := NewSigner(func(o *SignerOptions) { o.KeyCacheSize = 2 })
+	// A fresh SDK signer per request: the SDK's own derived-key cache is keyed
+	// by region and service and checks only the access key id, so one AKID
+	// with two secrets (as here) gets the wrong key from it.
+	done := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for i := range 100 {
+				creds := aws.Credentials{AccessKeyID: fmt.Sprintf("AK%d", i%5), SecretAccessKey: fmt.Sprintf("secret-%d-%d", g, i%3), SessionToken: "t"}
+				now := docTime.Add(time.Duration(i%4) * 24 * time.Hour)
+				region := []string{"us-west-2", "eu-west-1"}[i%2]
+				a := newReq(t, "GET", "https://h.example.com/k", nil)
+				b := a.Clone(a.Context())
+				if err := fast.SignSession(a, creds, region, now); err != nil {
+					done <- err
+					return
+				}
+				if err := NewSigner(func(o *SignerOptions) { o.UseSDK = true }).SignSession(b, creds, region, now); err != nil {
+					done <- err
+					return
+				}
+				if a.Header.Get("Authorization") != b.Header.Get("Authorization") {
+					done <- fmt.Errorf("goroutine %d request %d: signatures differ", g, i)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

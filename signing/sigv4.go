@@ -184,7 +184,35 @@ func (s *scratch) signV4(k *derivedKey, amzDate string) {
 
 // shortDate returns yyyymmdd of t in UTC.
 func shortDate(t time.Time) (d [8]byte) {
-	t.UTC().AppendFormat(d[:0], shortDateFormat)
+	a := amzDate(t)
+	copy(d[:], a[:8])
+	return d
+}
+
+// amzDate returns t in UTC as yyyymmddThhmmssZ, formatted by hand: it is on
+// the signing hot path and time.Format is comparatively slow.
+func amzDate(t time.Time) (d [16]byte) {
+	t = t.UTC()
+	y, mo, day := t.Date()
+	h, mi, s := t.Clock()
+	if y < 0 || y > 9999 {
+		t.AppendFormat(d[:0], amzDateFormat) // never in practice; keep it correct
+		return d
+	}
+	put := func(i, v, n int) {
+		for j := i + n - 1; j >= i; j-- {
+			d[j] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, y, 4)
+	put(4, int(mo), 2)
+	put(6, day, 2)
+	d[8] = 'T'
+	put(9, h, 2)
+	put(11, mi, 2)
+	put(13, s, 2)
+	d[15] = 'Z'
 	return d
 }
 
@@ -222,6 +250,9 @@ func appendLower(dst []byte, s string) []byte {
 // inner runs of spaces folded to one, as the SDK's StripExcessSpaces does.
 func appendHeaderValue(dst []byte, v string) []byte {
 	v = strings.TrimSpace(v)
+	if !strings.Contains(v, "  ") {
+		return append(dst, v...)
+	}
 	space := false
 	for i := 0; i < len(v); i++ {
 		c := v[i]

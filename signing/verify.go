@@ -283,7 +283,7 @@ func hasBody(r *http.Request) bool {
 
 func (v *Verifier) lookup(akid string) (Key, error) {
 	k, ok := v.keys.LookupKey(akid)
-	if !ok {
+	if !ok || k.SecretAccessKey == "" { // an empty secret would let anyone sign
 		return k, fmt.Errorf("%w: %q", ErrInvalidAccessKeyID, akid)
 	}
 	return k, nil
@@ -387,7 +387,7 @@ func (sc *scratch) canonicalV4(r *http.Request, rawPath, rawQuery string, skip f
 		name, rest, _ = strings.Cut(rest, ";")
 		b = append(b, name...)
 		b = append(b, ':')
-		b = appendHeaderValues(b, inboundHeader(r, name))
+		b = appendInboundHeader(b, r, name)
 		b = append(b, '\n')
 	}
 	b = append(b, '\n')
@@ -398,28 +398,28 @@ func (sc *scratch) canonicalV4(r *http.Request, rawPath, rawQuery string, skip f
 	return nil
 }
 
-// inboundHeader returns the values of the lower-case header name as the
-// client sent them: host from r.Host, Content-Length and Transfer-Encoding
-// from the fields net/http moves them to.
-func inboundHeader(r *http.Request, name string) []string {
+// appendInboundHeader appends the canonical value of the lower-case header
+// name as the client sent it: host from r.Host, Content-Length and
+// Transfer-Encoding from the fields net/http moves them to.
+func appendInboundHeader(b []byte, r *http.Request, name string) []byte {
 	switch name {
 	case "host":
-		return []string{r.Host}
+		return appendHeaderValue(b, r.Host)
 	case "content-length":
 		if v := r.Header["Content-Length"]; len(v) > 0 {
-			return v
+			return appendHeaderValues(b, v)
 		}
 		if r.ContentLength > 0 {
-			return []string{strconv.FormatInt(r.ContentLength, 10)}
+			return strconv.AppendInt(b, r.ContentLength, 10)
 		}
-		return nil
+		return b
 	case "transfer-encoding":
 		if v := r.Header["Transfer-Encoding"]; len(v) > 0 {
-			return v
+			return appendHeaderValues(b, v)
 		}
-		return r.TransferEncoding
+		return appendHeaderValues(b, r.TransferEncoding)
 	}
-	return lookupHeader(r.Header, name)
+	return appendHeaderValues(b, lookupHeader(r.Header, name))
 }
 
 // lookupHeader finds a header by lower-case name without allocating.

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -127,14 +129,25 @@ func (env *devEnv) Close() {
 	}
 }
 
+// devObject is what the printed curl PUT stores.
+const devObject = "hello from s3xproxy"
+
 // curlCommands are the printed curl commands: PUT then GET of hello.txt.
+// S3 requires x-amz-content-sha256 with SigV4, which curl before 8.x does
+// not send by itself; the payload hash is given explicitly so every curl
+// with --aws-sigv4 (7.75+) signs the same thing.
 func (env *devEnv) curlCommands() []string {
 	auth := fmt.Sprintf(`curl --aws-sigv4 "aws:amz:us-east-1:s3" --user "%s:%s"`, env.LocalKey, env.LocalSecret)
 	url := env.Endpoint + "/" + env.Alias + "/hello.txt"
 	return []string{
-		auth + ` -X PUT --data-binary "hello from s3xproxy" ` + url,
-		auth + " " + url,
+		fmt.Sprintf(`%s -H "x-amz-content-sha256: %s" -X PUT --data-binary "%s" %s`, auth, sha256Hex(devObject), devObject, url),
+		fmt.Sprintf(`%s -H "x-amz-content-sha256: %s" %s`, auth, sha256Hex(""), url),
 	}
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }
 
 var devBanner = template.Must(template.New("banner").Parse(`

@@ -56,7 +56,6 @@ func proxyOptions(cfg *config.Config, logger zerolog.Logger) (proxy.Options, err
 	if err != nil {
 		return proxy.Options{}, fmt.Errorf("auth.anonymous: %w", err)
 	}
-	s := cfg.Sessions
 	return proxy.Options{
 		VirtualHostDomains:  cfg.Server.VirtualHostDomains,
 		Region:              cfg.Upstream.Region,
@@ -70,26 +69,31 @@ func proxyOptions(cfg *config.Config, logger zerolog.Logger) (proxy.Options, err
 		DenyUnlisted:        cfg.Buckets.Default == "deny",
 		Allow:               cfg.Buckets.Allow,
 		Aliases:             aliases,
-		Sessions: session.Options{
-			RefreshBefore: s.RefreshBefore,
-			MaxEntries:    s.MaxEntries,
-			IdleTTL:       s.IdleTTL,
-			CreateRate:    s.CreateRate,
-			CreateBurst:   s.CreateBurst,
-			CreateWait:    s.CreateWait,
-			FailureTTL:    s.FailureTTL,
-			CreateTimeout: s.CreateTimeout,
-		},
-		SessionMode:     s.Mode,
-		ReplayBuffer:    int64(cfg.Retry.ReplayBuffer),
-		Anonymous:       anon,
-		MaxClockSkew:    cfg.Auth.MaxClockSkew,
-		SigV2:           cfg.Auth.SigV2 == nil || *cfg.Auth.SigV2,
-		Credentials:     locals,
-		LocalSessionTTL: cfg.Auth.LocalSessionTTL,
-		Logger:          logger,
-		AccessLog:       cfg.Log.AccessLog == nil || *cfg.Log.AccessLog,
+		Sessions:            sessionOptions(cfg.Sessions),
+		SessionMode:         cfg.Sessions.Mode,
+		ReplayBuffer:        int64(cfg.Retry.ReplayBuffer),
+		Anonymous:           anon,
+		MaxClockSkew:        cfg.Auth.MaxClockSkew,
+		SigV2:               cfg.Auth.SigV2 == nil || *cfg.Auth.SigV2,
+		Credentials:         locals,
+		LocalSessionTTL:     cfg.Auth.LocalSessionTTL,
+		Logger:              logger,
+		AccessLog:           cfg.Log.AccessLog == nil || *cfg.Log.AccessLog,
 	}, nil
+}
+
+// sessionOptions maps sessions.* onto the session cache options.
+func sessionOptions(s config.Sessions) session.Options {
+	return session.Options{
+		RefreshBefore: s.RefreshBefore,
+		MaxEntries:    s.MaxEntries,
+		IdleTTL:       s.IdleTTL,
+		CreateRate:    s.CreateRate,
+		CreateBurst:   s.CreateBurst,
+		CreateWait:    s.CreateWait,
+		FailureTTL:    s.FailureTTL,
+		CreateTimeout: s.CreateTimeout,
+	}
 }
 
 // parseAccess maps the config's access words onto proxy.Access.

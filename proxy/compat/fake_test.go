@@ -29,6 +29,7 @@ type fakeS3 struct {
 	requests atomic.Int64
 	mu       sync.Mutex
 	failAt   int64 // when > 0, the failAt-th listing request gets a 500
+	pageCap  int   // when > 0, pages hold at most this many entries (S3 may return fewer than max-keys)
 }
 
 func newFakeS3(t *testing.T) *fakeS3 {
@@ -165,6 +166,9 @@ func (f *fakeS3) serveList(w http.ResponseWriter, q url.Values, keys []string) {
 		pos, _ = strconv.Atoi(p)
 	}
 	all := entries(keys, prefix, delim)
+	if f.pageCap > 0 {
+		maxKeys = min(maxKeys, f.pageCap)
+	}
 	end := min(pos+maxKeys, len(all))
 	page := all[min(pos, len(all)):end]
 	urlEnc := q.Get("encoding-type") == "url"
@@ -177,6 +181,9 @@ func (f *fakeS3) serveList(w http.ResponseWriter, q url.Values, keys []string) {
 	var b strings.Builder
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">`)
 	fmt.Fprintf(&b, "<Name>x</Name><Prefix>%s</Prefix><MaxKeys>%d</MaxKeys>", esc(enc(prefix)), maxKeys)
+	if urlEnc {
+		b.WriteString("<EncodingType>url</EncodingType>")
+	}
 	// Entries first, IsTruncated and the token after them: the proxy must not
 	// depend on element order.
 	for i, e := range page {

@@ -24,6 +24,7 @@ func TestListErrors(t *testing.T) {
 		{"malformed synthesized marker", "/v1/" + testBucket + "?marker=s3xp1.%21%21", nil, 400, "InvalidArgument", ""},
 		{"marker with impossible skip", "/v1/" + testBucket + "?marker=" + cursor{Skip: 5000, PageSize: 10}.encode(), nil, 400, "InvalidArgument", ""},
 		{"v2 foreign token", "/v2/" + testBucket + "?list-type=2&prefix=dir/fi&delimiter=/&continuation-token=abc", nil, 400, "InvalidArgument", ""},
+		{"subresource", "/v1/" + testBucket + "?policy", nil, 501, "NotImplemented", ""},
 		{"bad max-keys", "/v1/" + testBucket + "?max-keys=-1", nil, 400, "InvalidArgument", ""},
 		{"no such bucket passes through", "/v1/nope--usw2-az1--x-s3", nil, 404, "NoSuchBucket", "upstream-req"},
 		{"upstream rejects delimiter", "/v1/" + testBucket + "?delimiter=%2C", nil, 400, "InvalidArgument", "upstream-req"},
@@ -182,5 +183,31 @@ func TestMarkerCacheBound(t *testing.T) {
 	m.put("a", cursor{Skip: 7})
 	if c, _ := m.get("a"); c.Skip != 7 || m.len() != 3 {
 		t.Errorf("update: %+v len %d", c, m.len())
+	}
+}
+
+func TestListV2Passthrough(t *testing.T) {
+	f := newFakeS3(t)
+	f.keys[testBucket] = testKeys()
+	srv := proxyFor(t, NewLister(ListerOptions{}), f)
+	tests := []struct {
+		name     string
+		query    string
+		upstream bool // token must be upstream's own
+	}{
+		{"directory prefix forwarded", "list-type=2&prefix=dir/&delimiter=/&max-keys=3", true},
+		{"no delimiter forwarded", "list-type=2&prefix=di&max-keys=3", true},
+		{"partial prefix emulated", "list-type=2&prefix=dir/f&delimiter=/&max-keys=3", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := getList(t, srv.URL+"/v2/"+testBucket+"?"+tt.query)
+			if !res.IsTruncated || res.NextContinuationToken == nil {
+				t.Fatalf("want a truncated page: %+v", res)
+			}
+			if ours := strings.HasPrefix(*res.NextContinuationToken, MarkerPrefix); ours == tt.upstream {
+				t.Errorf("token %q: upstream's own = %v, want %v", *res.NextContinuationToken, !ours, tt.upstream)
+			}
+		})
 	}
 }

@@ -205,25 +205,32 @@ func TestListObjectsPaging(t *testing.T) {
 		prefix, delim, maxKeys string
 		encoding               string
 		next                   func(listResult) string
+		pageCap                int
 	}{
-		{"v1 all default max-keys NextMarker", true, "", "", "", "", byNextMarker},
-		{"v1 all default max-keys last key", true, "", "", "", "", byLastKey},
-		{"v1 all small pages last key", true, "", "", "97", "", byLastKey},
-		{"v1 root delimiter", true, "", "/", "333", "", byNextMarker},
-		{"v1 dir prefix", true, "dir/", "/", "10", "", byNextMarker},
-		{"v1 filtered prefix NextMarker", true, "dir/fi", "/", "7", "", byNextMarker},
-		{"v1 filtered prefix last key", true, "dir/fi", "/", "7", "", byLastKey},
-		{"v1 filtered no slash", true, "di", "/", "1", "", byNextMarker},
-		{"v1 filtered url encoding", true, "sp ace+plus/", "/", "1", "url", byLastKey},
-		{"v1 filtered url encoding partial", true, "sp ace+pl", "/", "1", "url", byNextMarker},
-		{"v2 filtered", false, "dir/fi", "/", "7", "", byNextToken},
-		{"v2 filtered big page", false, "k0", "/", "", "", byNextToken},
-		{"v2 filtered one per page", false, "dir/file-sub0", "/", "1", "", byNextToken},
+		{"v1 short upstream pages", true, "", "", "", "", byNextMarker, 299},
+		{"v1 short upstream pages last key", true, "", "", "", "", byLastKey, 299},
+		{"v2 filtered short upstream pages", false, "dir/fi", "/", "50", "", byNextToken, 13},
+		{"v1 all default max-keys NextMarker", true, "", "", "", "", byNextMarker, 0},
+		{"v1 all default max-keys last key", true, "", "", "", "", byLastKey, 0},
+		{"v1 all small pages last key", true, "", "", "97", "", byLastKey, 0},
+		{"v1 root delimiter", true, "", "/", "333", "", byNextMarker, 0},
+		{"v1 dir prefix", true, "dir/", "/", "10", "", byNextMarker, 0},
+		{"v1 filtered prefix NextMarker", true, "dir/fi", "/", "7", "", byNextMarker, 0},
+		{"v1 filtered prefix last key", true, "dir/fi", "/", "7", "", byLastKey, 0},
+		{"v1 filtered no slash", true, "di", "/", "1", "", byNextMarker, 0},
+		{"v1 filtered url encoding", true, "sp ace+plus/", "/", "1", "url", byLastKey, 0},
+		{"v1 filtered url encoding partial", true, "sp ace+pl", "/", "1", "url", byNextMarker, 0},
+		{"v2 passthrough", false, "dir/", "/", "10", "", byNextToken, 0},
+		{"v2 passthrough recursive url", false, "", "", "500", "url", byNextToken, 0},
+		{"v2 filtered", false, "dir/fi", "/", "7", "", byNextToken, 0},
+		{"v2 filtered big page", false, "k0", "/", "", "", byNextToken, 0},
+		{"v2 filtered one per page", false, "dir/file-sub0", "/", "1", "", byNextToken, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeS3(t)
 			f.keys[testBucket] = keys
+			f.pageCap = tt.pageCap
 			srv := proxyFor(t, NewLister(ListerOptions{}), f)
 			q := url.Values{}
 			for k, v := range map[string]string{"prefix": tt.prefix, "delimiter": tt.delim, "max-keys": tt.maxKeys, "encoding-type": tt.encoding} {

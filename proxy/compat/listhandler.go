@@ -2,6 +2,7 @@ package compat
 
 import (
 	"encoding/xml"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -19,13 +20,21 @@ import (
 // page is also accepted as the next marker (bounded cache). Any other
 // marker is 400 InvalidArgument: directory buckets list unordered, so a
 // key-order start position cannot be honoured. A prefix not ending in "/"
-// with delimiter "/" is emulated (NeedsPrefixFilter).
+// with delimiter "/" is emulated (NeedsPrefixFilter). A query that is not
+// a V1 listing (a bucket subresource such as ?policy, see IsListObjectsV1)
+// is 501 NotImplemented, so the proxy may route every bucket GET it
+// classifies as ListObjects here.
 //
-// A non-nil error means nothing was written; the caller renders it with
-// s3err.Write. An upstream error on the first page is copied to the client
-// unchanged (nil returned). A failure after the 200 was sent aborts the
+// bucket is echoed in Name and handed to Upstream.Bucket: pass the name
+// the client used (an alias stays an alias). A non-nil error means nothing
+// was written; the caller renders it with s3err.Write. An upstream error on
+// the first page is copied to the client unchanged (nil returned). A failure after the 200 was sent aborts the
 // response (panic http.ErrAbortHandler, as httputil.ReverseProxy does).
 func (l *Lister) ListObjectsV1(w http.ResponseWriter, r *http.Request, up Upstream, bucket string, q url.Values) error {
+	if !IsListObjectsV1(http.MethodGet, "", q) {
+		return s3err.New(http.StatusNotImplemented, "NotImplemented",
+			"This bucket subresource is not supported by directory buckets.")
+	}
 	p, err := newListParams(r, bucket, q, true, l.opts.FilterPageSize)
 	if err != nil {
 		return err
@@ -46,12 +55,18 @@ func (l *Lister) ListObjectsV1(w http.ResponseWriter, r *http.Request, up Upstre
 	return nil
 }
 
-// ListObjectsV2 answers a ListObjectsV2 request with the Lister's
-// emulation (the proxy calls it when NeedsPrefixFilter(q); other V2
-// listings pass through untouched). Continuation tokens it returns and
-// accepts are opaque (MarkerPrefix form); a token it did not issue is 400
-// InvalidArgument. Error and abort behaviour as ListObjectsV1.
+// ListObjectsV2 answers a ListObjectsV2 request. When NeedsPrefixFilter(q)
+// it emulates the listing (see ListObjectsV1 and docs/compat.md): the
+// continuation tokens it returns and accepts are opaque (MarkerPrefix
+// form), and a token it did not issue is 400 InvalidArgument. Any other V2
+// listing is sent upstream as is (q minus query-auth parameters, the
+// listing headers of r) and its response streamed back unchanged, so the
+// proxy may route every ListObjectsV2 here. Error and abort behaviour as
+// ListObjectsV1.
 func (l *Lister) ListObjectsV2(w http.ResponseWriter, r *http.Request, up Upstream, bucket string, q url.Values) error {
+	if !NeedsPrefixFilter(q) {
+		return forward(w, r, up, bucket, q)
+	}
 	p, err := newListParams(r, bucket, q, false, l.opts.FilterPageSize)
 	if err != nil {
 		return err
@@ -64,6 +79,30 @@ func (l *Lister) ListObjectsV2(w http.ResponseWriter, r *http.Request, up Upstre
 	}
 	_, err = p.serve(w, r, up, start)
 	return err
+}
+
+// forward sends a bucket-level GET upstream unchanged and streams the
+// response back.
+func forward(w http.ResponseWriter, r *http.Request, up Upstream, bucket string, q url.Values) error {
+	v := url.Values{}
+	for k, vv := range q {
+		if !authParam(k) {
+			v[k] = vv
+		}
+	}
+	h := http.Header{}
+	for _, k := range forwardedHeaders {
+		if vv := r.Header.Values(k); len(vv) > 0 {
+			h[k] = vv
+		}
+	}
+	resp, err := up.Bucket(r.Context(), bucket, http.MethodGet, "", canonicalQuery(v), h)
+	if err != nil {
+		return fmt.Errorf("compat: list %s: %w", bucket, err)
+	}
+	defer resp.Body.Close()
+	copyResponse(w, resp)
+	return nil
 }
 
 // resolveMarker turns a V1 marker into a cursor.

@@ -10,11 +10,13 @@ import (
 // Upstream sends signed requests on the caller's behalf. It is implemented
 // by the proxy core; implementations must be safe for concurrent use.
 type Upstream interface {
-	// Bucket sends method /<key>?rawQuery to the real bucket's Zonal
-	// endpoint, session-signed, with the extra headers h (may be nil), and
-	// returns the response whatever its status (the caller closes the body).
-	// key is the decoded object key ("" for bucket-level requests); rawQuery
-	// is already canonically encoded.
+	// Bucket sends method /<key>?rawQuery to the bucket's Zonal endpoint,
+	// session-signed, with the extra headers h (may be nil), and returns the
+	// response whatever its status (the caller closes the body). bucket is
+	// the name the handler was given (an implementation may instead route
+	// by a target it already resolved for the request); key is the decoded
+	// object key ("" for bucket-level requests); rawQuery is canonically
+	// encoded.
 	Bucket(ctx context.Context, bucket, method, key, rawQuery string, h http.Header) (*http.Response, error)
 	// Control sends method path?rawQuery to s3express-control.<region>,
 	// IAM-signed, and returns the response whatever its status (the caller

@@ -78,11 +78,12 @@ type Request struct {
 // ServeCreateSession answers a CreateSession request itself: mode from the
 // x-amz-create-session-mode header (ModeFor), a new session from s, the
 // CreateSessionResult XML. A request authenticated with a local session key
-// is refused with 400 InvalidRequest, as S3 refuses a CreateSession that
+// (req.AccessKeyID issued by s, or a *Session Principal) is refused with 400 InvalidRequest, as S3 refuses a CreateSession that
 // carries x-amz-s3session-token. A non-nil error means nothing was written;
 // the caller renders it with s3err.Write.
 func (s *Store) ServeCreateSession(w http.ResponseWriter, r *http.Request, req Request) error {
-	if _, ok := req.Principal.(*Session); ok || r.Header.Get("X-Amz-S3session-Token") != "" {
+	_, bySession := s.Session(req.AccessKeyID)
+	if _, ok := req.Principal.(*Session); ok || bySession || r.Header.Get("X-Amz-S3session-Token") != "" {
 		return s3err.New(http.StatusBadRequest, "InvalidRequest",
 			`CreateSession request should not include "x-amz-s3session-token"`)
 	}

@@ -88,6 +88,7 @@ func TestServeCreateSessionErrors(t *testing.T) {
 		code      string
 	}{
 		{"session-signed", &Session{}, nil, true, 400, "InvalidRequest"},
+		{"session key", "issued", nil, true, 400, "InvalidRequest"},
 		{"token header", "alice", map[string]string{"x-amz-s3session-token": "t"}, true, 400, "InvalidRequest"},
 		{"readwrite denied", "alice", map[string]string{HeaderSessionMode: "ReadWrite"}, false, 403, "AccessDenied"},
 		{"bad mode", "alice", map[string]string{HeaderSessionMode: "Root"}, true, 400, "InvalidArgument"},
@@ -99,8 +100,17 @@ func TestServeCreateSessionErrors(t *testing.T) {
 			for k, v := range tt.header {
 				r.Header.Set(k, v)
 			}
+			akid := "LEGACYKEY1"
+			if tt.principal == "issued" {
+				c, err := store.Issue("alice", akid, "b--usw2-az1--x-s3", ReadWrite, t0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				akid = c.AccessKeyID
+			}
+			before := store.Len()
 			rec := httptest.NewRecorder()
-			err := store.ServeCreateSession(rec, r, Request{Principal: tt.principal, Bucket: "b--usw2-az1--x-s3", CanWrite: tt.canWrite, Now: t0})
+			err := store.ServeCreateSession(rec, r, Request{Principal: tt.principal, AccessKeyID: akid, Bucket: "b--usw2-az1--x-s3", CanWrite: tt.canWrite, Now: t0})
 			if err == nil {
 				t.Fatal("want error")
 			}
@@ -110,7 +120,7 @@ func TestServeCreateSessionErrors(t *testing.T) {
 			if xml.Unmarshal(b, &body); rec.Code != tt.status || body.Code != tt.code {
 				t.Errorf("got %d %s, want %d %s", rec.Code, body.Code, tt.status, tt.code)
 			}
-			if store.Len() != 0 {
+			if store.Len() != before {
 				t.Error("session issued on error")
 			}
 		})

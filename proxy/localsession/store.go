@@ -44,6 +44,14 @@ type Options struct {
 	MaxEntries int
 	// Rand is the randomness source. Default crypto/rand.Reader.
 	Rand io.Reader
+	// Principal maps a new session to the signing.Key Principal LookupKey
+	// returns for it; it runs once, in Issue. Default: the *Session itself.
+	// A proxy whose authorization expects its own identity type sets it to
+	// that identity narrowed to the session's bucket and mode (for
+	// s3xproxy's core: a copy of the caller's *proxy.Credential with
+	// Buckets = [sess.Bucket] and, for ReadOnly, read access), so the usual
+	// bucket and access checks enforce the session's scope.
+	Principal func(sess *Session) any
 }
 
 // Credentials are one issued local session, as returned to the client.
@@ -81,6 +89,7 @@ var (
 
 type entry struct {
 	id   string
+	sess *Session
 	key  signing.Key
 	elem *list.Element
 }
@@ -129,7 +138,11 @@ func (s *Store) Issue(principal any, accessKeyID, bucket string, mode Mode, now 
 	}
 	exp := now.Add(s.opts.TTL).UTC().Truncate(time.Second)
 	sess := &Session{Principal: principal, AccessKeyID: accessKeyID, Bucket: bucket, Mode: mode, Expires: exp}
-	e := &entry{id: id, key: signing.Key{SecretAccessKey: secret, SessionToken: token, Expires: exp, Principal: sess}}
+	var p any = sess
+	if s.opts.Principal != nil {
+		p = s.opts.Principal(sess)
+	}
+	e := &entry{id: id, sess: sess, key: signing.Key{SecretAccessKey: secret, SessionToken: token, Expires: exp, Principal: p}}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -143,8 +156,8 @@ func (s *Store) Issue(principal any, accessKeyID, bucket string, mode Mode, now 
 }
 
 // LookupKey implements signing.KeyLookup. The Key carries the session's
-// secret, token and expiry (the Verifier answers ExpiredToken past it) and a
-// *Session Principal. An expired session not yet purged is still returned so
+// secret, token and expiry (the Verifier answers ExpiredToken past it) and
+// the Principal made at Issue (a *Session by default, see Options.Principal). An expired session not yet purged is still returned so
 // that the client is told its token expired rather than that the key is
 // unknown.
 func (s *Store) LookupKey(accessKeyID string) (signing.Key, bool) {
@@ -155,6 +168,19 @@ func (s *Store) LookupKey(accessKeyID string) (signing.Key, bool) {
 		return signing.Key{}, false
 	}
 	return e.key, true
+}
+
+// Session returns the session issued under accessKeyID, expired or not,
+// while the Store holds it. The proxy uses it to recognise a request signed
+// with a local session key whatever Options.Principal returns.
+func (s *Store) Session(accessKeyID string) (*Session, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.byID[accessKeyID]
+	if !ok {
+		return nil, false
+	}
+	return e.sess, true
 }
 
 // Purge drops the sessions expired at now.

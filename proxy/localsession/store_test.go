@@ -223,3 +223,35 @@ func TestModeFor(t *testing.T) {
 		})
 	}
 }
+
+func TestPrincipalMapping(t *testing.T) {
+	type cred struct {
+		Buckets []string
+		Write   bool
+	}
+	alice := &cred{Buckets: []string{"*"}, Write: true}
+	s := NewStore(Options{Principal: func(sess *Session) any {
+		c := *sess.Principal.(*cred)
+		c.Buckets, c.Write = []string{sess.Bucket}, c.Write && sess.Mode == ReadWrite
+		return &c
+	}})
+	c, err := s.Issue(alice, "LEGACYKEY1", "a--usw2-az1--x-s3", ReadOnly, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := s.LookupKey(c.AccessKeyID)
+	got, ok := k.Principal.(*cred)
+	if !ok || got.Write || len(got.Buckets) != 1 || got.Buckets[0] != "a--usw2-az1--x-s3" {
+		t.Fatalf("mapped principal %+v", k.Principal)
+	}
+	if alice.Buckets[0] != "*" || !alice.Write {
+		t.Error("caller's identity modified")
+	}
+	sess, ok := s.Session(c.AccessKeyID)
+	if !ok || sess.Principal != alice || sess.Mode != ReadOnly {
+		t.Errorf("Session() = %+v, %v", sess, ok)
+	}
+	if _, ok := s.Session("nope"); ok {
+		t.Error("unknown session found")
+	}
+}

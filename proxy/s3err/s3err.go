@@ -89,6 +89,8 @@ var table = []mapping{
 	{signing.ErrInvalidToken, 400, "InvalidToken", "The provided token is malformed or otherwise invalid."},
 	{signing.ErrExpiredToken, 400, "ExpiredToken", "The provided token has expired."},
 	{session.ErrThrottled, 503, "SlowDown", "Please reduce your request rate."},
+	// A cache closed by a reload while a request was in flight: retryable.
+	{session.ErrClosed, 503, "ServiceUnavailable", "The proxy is reloading. Please try again."},
 }
 
 // From classifies err as an *Error: an *Error in its chain is returned as is;

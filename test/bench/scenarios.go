@@ -82,18 +82,7 @@ func runLarge(ctx context.Context, cfg *config, e *env, res *Results) error {
 							_ = resetHWM(pid)
 							sampler = sampleRSS(pid, 20*time.Millisecond)
 						}
-						var prof <-chan error
-						if cfg.pprofDir != "" && k == pathProxy && r == 0 && hex && conc == cfg.largeConc[len(cfg.largeConc)-1] {
-							file := filepath.Join(cfg.pprofDir, fmt.Sprintf("cpu-large-%s%s-hex-c%d.pprof", tlsFile(e), op, conc))
-							prof = e.profile(ctx, cfg.largeProfile, file)
-							res.Profiles = append(res.Profiles, file)
-						}
 						lr := runLoad(ctx, e.clients[k], spec, pid, e.emu.pid())
-						if prof != nil {
-							if err := <-prof; err != nil {
-								logf("pprof: %v", err)
-							}
-						}
 						if pid != 0 {
 							sampled := sampler.stop()
 							st, _ := readProcStat(pid)
@@ -105,6 +94,10 @@ func runLarge(ctx context.Context, cfg *config, e *env, res *Results) error {
 						}
 						aggs[k].add(lr, float64(lr.Bytes)/1e6/lr.Elapsed.Seconds())
 					}
+				}
+				if cfg.pprofDir != "" && hex && conc == cfg.largeConc[len(cfg.largeConc)-1] {
+					name := fmt.Sprintf("cpu-large-%s%s-hex-c%d.pprof", tlsFile(e), op, conc)
+					profileBurst(ctx, cfg, e, spec, cfg.largeProfile, name, res)
 				}
 				for _, k := range envPaths(e) {
 					a := aggs[k]
@@ -189,24 +182,17 @@ func runSmall(ctx context.Context, cfg *config, e *env, res *Results) error {
 				for _, k := range roundOrder(envPaths(e), r) {
 					// Warm the path's connection pool at this concurrency, unmeasured.
 					runLoad(ctx, e.clients[k], loadSpec{conc: conc, dur: cfg.warmup, next: next}, 0, 0)
-					var prof <-chan error
-					if cfg.pprofDir != "" && k == pathProxy && r == 0 && conc == cfg.smallConc[len(cfg.smallConc)-1] {
-						file := filepath.Join(cfg.pprofDir, fmt.Sprintf("cpu-small-%s%s-c%d.pprof", tlsFile(e), op, conc))
-						prof = e.profile(ctx, cfg.smallWindow, file)
-						res.Profiles = append(res.Profiles, file)
-					}
 					lr := runLoad(ctx, e.clients[k], loadSpec{conc: conc, dur: cfg.smallWindow, next: next, keepLatencies: true},
 						e.hopPID(k), e.emu.pid())
-					if prof != nil {
-						if err := <-prof; err != nil {
-							logf("pprof: %v", err)
-						}
-					}
 					if aggs[k] == nil {
 						aggs[k] = &agg{}
 					}
 					aggs[k].add(lr, float64(lr.Ops)/lr.Elapsed.Seconds())
 				}
+			}
+			if cfg.pprofDir != "" && (conc == 1 || conc == cfg.smallConc[len(cfg.smallConc)-1]) {
+				name := fmt.Sprintf("cpu-small-%s%s-c%d.pprof", tlsFile(e), op, conc)
+				profileBurst(ctx, cfg, e, loadSpec{conc: conc, dur: cfg.largeProfile, next: next}, cfg.largeProfile, name, res)
 			}
 			for _, k := range envPaths(e) {
 				a := aggs[k]
@@ -316,4 +302,20 @@ func fromLarge(res *Results, op string, size int64) map[string]float64 {
 		}
 	}
 	return nil
+}
+
+// profileBurst runs one extra, unmeasured burst of spec through s3xproxy
+// while capturing a CPU profile of it for d into cfg.pprofDir/name, so
+// profiling never perturbs the measured figures.
+func profileBurst(ctx context.Context, cfg *config, e *env, spec loadSpec, d time.Duration, name string, res *Results) {
+	file := filepath.Join(cfg.pprofDir, name)
+	prof := e.profile(ctx, d, file)
+	// Give the profiler a moment to start before the load does.
+	time.Sleep(50 * time.Millisecond)
+	runLoad(ctx, e.clients[pathProxy], spec, 0, 0)
+	if err := <-prof; err != nil {
+		logf("pprof %s: %v", name, err)
+		return
+	}
+	res.Profiles = append(res.Profiles, file)
 }

@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"bytes"
-	"net/http"
+	"context"
 	"slices"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // TestClientsRoundTrip drives each client library through the proxy with
@@ -38,7 +41,13 @@ func TestClientsRoundTrip(t *testing.T) {
 			cl.c.del(t, aliasData, key)
 		})
 	}
+	if _, err := newSDKClient(e.srv.URL, roKey, roSecret).c.HeadBucket(context.Background(), &s3.HeadBucketInput{Bucket: aws.String(aliasData)}); err != nil {
+		t.Fatalf("HeadBucket: %v", err)
+	}
 	st := e.emu.Stats()
+	if st.IAMRequests["HeadBucket"] != 1 {
+		t.Errorf("HeadBucket: IAM-signed %d, want 1 (stats %v)", st.IAMRequests["HeadBucket"], st.Requests)
+	}
 	for _, op := range []string{"PutObject", "GetObject", "HeadObject", "ListObjectsV2", "DeleteObject",
 		"CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"} {
 		if st.SessionRequests[op] == 0 {
@@ -84,5 +93,4 @@ func exerciseClient(t *testing.T, e *env, c client, bucket, prefix string) {
 	if got := c.list(t, bucket, prefix+bucket+"/"); len(got) != 0 {
 		t.Fatalf("list after delete: %q", got)
 	}
-	_ = http.StatusOK
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,6 +52,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
+// createCounter is a session.Observer counting finished CreateSession
+// calls (reported just before the cache stores their result).
+type createCounter struct{ n atomic.Int64 }
+
+func (c *createCounter) CreateSession(string, session.Mode, string, time.Duration) { c.n.Add(1) }
+func (c *createCounter) Throttled(time.Duration, bool)                             {}
+
 // TestColdBucketOneCreateSession: 200 concurrent requests on a bucket with
 // no session make exactly one CreateSession.
 func TestColdBucketOneCreateSession(t *testing.T) {
@@ -85,15 +93,16 @@ func TestColdBucketOneCreateSession(t *testing.T) {
 // one CreateSession per 3 s.
 func TestSessionRefreshSteadyTraffic(t *testing.T) {
 	clk := &clock{t: time.Now()}
+	created := &createCounter{}
 	e := newEnv(t, envConfig{
 		emu: emulator.Options{SessionTTL: 5 * time.Second, Now: clk.Now},
 		proxy: func(o *proxy.Options) {
-			o.Sessions = session.Options{RefreshBefore: 2 * time.Second, Now: clk.Now}
+			o.Sessions = session.Options{RefreshBefore: 2 * time.Second, Now: clk.Now, Observer: created}
 		},
 	})
 	const steps = 60
 	for i := 0; i < steps; i++ {
-		before := total(e.emu.Stats().CreateSessions)
+		before := created.n.Load()
 		if status, body := e.get(t, "steady/missing"); status != http.StatusNotFound {
 			t.Fatalf("step %d: status %d: %s", i, status, body)
 		}
@@ -107,7 +116,7 @@ func TestSessionRefreshSteadyTraffic(t *testing.T) {
 		}
 		if last.Session == session.Refresh {
 			// Let the background refresh land before the clock moves on.
-			waitFor(t, "background refresh", func() bool { return total(e.emu.Stats().CreateSessions) > before })
+			waitFor(t, "background refresh", func() bool { return created.n.Load() > before })
 		}
 		clk.Advance(500 * time.Millisecond)
 	}

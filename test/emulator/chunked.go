@@ -38,8 +38,8 @@ type chunkedReader struct {
 }
 
 var (
-	errChunkEncoding  = newErr(http.StatusBadRequest, "IncompleteBody", "The request body is not valid aws-chunked encoding")
-	errTrailer        = newErr(http.StatusBadRequest, "MalformedTrailerError", "The request contained trailing data that was not well-formed or did not conform to our published schema.")
+	errChunkEncoding = newErr(http.StatusBadRequest, "IncompleteBody", "The request body is not valid aws-chunked encoding")
+	errTrailer       = newErr(http.StatusBadRequest, "MalformedTrailerError", "The request contained trailing data that was not well-formed or did not conform to our published schema.")
 )
 
 const maxChunkLine = 4096

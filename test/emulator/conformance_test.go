@@ -166,8 +166,8 @@ func TestConformanceRangeAndConditional(t *testing.T) {
 		t.Fatalf("PutObject: %v", err)
 	}
 	etag := aws.ToString(put.ETag)
-	if strings.Trim(etag, `"`) == "" || len(strings.Trim(etag, `"`)) == 32 && isHexLower(strings.Trim(etag, `"`)) && false {
-		t.Fatalf("ETag %q", etag)
+	if e := strings.Trim(etag, `"`); len(e) != 32 || e == checksumOfBytes(algSHA1, data) {
+		t.Fatalf("ETag %q, want 32 random alphanumerics", etag)
 	}
 	future, past := time.Now().Add(time.Hour), time.Now().Add(-time.Hour)
 	tests := []struct {
@@ -216,15 +216,6 @@ func TestConformanceRangeAndConditional(t *testing.T) {
 			}
 		})
 	}
-}
-
-func isHexLower(s string) bool {
-	for _, c := range s {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 func TestConformanceListObjectsV2(t *testing.T) {

@@ -169,10 +169,10 @@ func (rc *reqCtx) copyObject() *s3Error {
 }
 
 type attributesResult struct {
-	XMLName      xml.Name `xml:"GetObjectAttributesResponse"`
-	NS           string   `xml:"xmlns,attr"`
-	ETag         string   `xml:"ETag,omitempty"`
-	Checksum     *struct {
+	XMLName  xml.Name `xml:"GetObjectAttributesResponse"`
+	NS       string   `xml:"xmlns,attr"`
+	ETag     string   `xml:"ETag,omitempty"`
+	Checksum *struct {
 		copyResultChecksums
 	} `xml:"Checksum,omitempty"`
 	ObjectParts  *attrParts `xml:"ObjectParts,omitempty"`

@@ -153,7 +153,7 @@ func (e *Emulator) newServer(h http.Handler) *http.Server {
 		Handler:           h,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10, // S3 limits request headers to 8 KB of user metadata; larger gets 431
+		MaxHeaderBytes:    1 << 20, // larger than S3's limit, so the handler answers RequestHeaderSectionTooLarge as S3 XML
 		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		ErrorLog:          nil,
 	}

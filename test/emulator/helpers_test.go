@@ -30,7 +30,20 @@ func startTLS(t *testing.T, mod ...func(*Options)) *Emulator {
 	for _, m := range mod {
 		m(&opts)
 	}
-	return Start(t, opts)
+	return startChecked(t, opts)
+}
+
+// startChecked starts an emulator and fails the test if any request hit
+// the panic recovery (InternalError).
+func startChecked(t *testing.T, opts Options) *Emulator {
+	t.Helper()
+	e := Start(t, opts)
+	t.Cleanup(func() {
+		if n := e.Stats().Rejections["InternalError"]; n != 0 {
+			t.Errorf("emulator answered %d InternalError (a recovered panic)", n)
+		}
+	})
+	return e
 }
 
 // sdkClient is the official S3 client in its native S3 Express mode: no

@@ -296,10 +296,12 @@ func (u *upload) beginComplete(req completeRequest, directory bool) ([]*part, *s
 				return nil, errInvalidPart
 			}
 		}
-		if i < len(req.Parts)-1 && p.size < minPartSize {
+		out = append(out, p)
+	}
+	for _, p := range out[:len(out)-1] {
+		if p.size < minPartSize {
 			return nil, errEntityTooSmall
 		}
-		out = append(out, p)
 	}
 	u.completing = true
 	return out, nil

@@ -99,7 +99,9 @@ func (rc *reqCtx) fail(err *s3Error) {
 	}
 	// Drain a little of an unread body so a keep-alive connection can be
 	// reused for small requests; large ones are closed by net/http.
-	if rc.r.Body != nil {
+	// With Expect: 100-continue nothing is read, so the client never sends
+	// the body of a rejected upload (net/http then closes the connection).
+	if rc.r.Body != nil && rc.r.Header.Get("Expect") == "" {
 		_, _ = io.CopyN(io.Discard, rc.r.Body, 64<<10)
 	}
 	renderError(rc.w, rc.r, err, rc.id, rc.hostID)
@@ -156,10 +158,12 @@ func underlyingTCP(c net.Conn) (*net.TCPConn, bool) {
 	}
 }
 
-
 // serve routes, authenticates, authorizes and dispatches one request.
 func (rc *reqCtx) serve() *s3Error {
 	r := rc.r
+	if headerBytes(r.Header) > maxHeaderBytes {
+		return newErr(http.StatusBadRequest, "RequestHeaderSectionTooLarge", "Your request header section exceeds the maximum allowed size.")
+	}
 	rc.hi = rc.e.hosts.get(r.Host)
 	rawPath, rawQuery := splitRequestURI(r.RequestURI)
 	q, err := parseQuery(rawQuery)
@@ -187,6 +191,20 @@ func (rc *reqCtx) serve() *s3Error {
 		return err
 	}
 	return rc.dispatch()
+}
+
+// maxHeaderBytes is S3's request header limit (8 KB, "PUT request header
+// is limited to 8 KB"), counted as names plus values.
+const maxHeaderBytes = 8 << 10
+
+func headerBytes(h http.Header) int {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
 }
 
 func (rc *reqCtx) countOp() {
@@ -368,10 +386,10 @@ func (rc *reqCtx) authenticateIAM() *s3Error {
 		return err
 	}
 	rc.signingKey = key
+	rc.e.stats.iam.inc(rc.op)
 	if rc.hi.kind == hostZonal && !iamOnlyOps[rc.op] && rc.op != "HeadBucket" {
 		return newErr(http.StatusForbidden, "AccessDenied", "Access Denied: this operation requires session-based authentication (x-amz-s3session-token).")
 	}
-	rc.e.stats.iam.inc(rc.op)
 	return nil
 }
 
@@ -506,4 +524,3 @@ func (rc *reqCtx) dispatch() *s3Error {
 	}
 	return errNotImplemented
 }
-

@@ -31,13 +31,13 @@ const (
 // presigned query.
 type sigInput struct {
 	akid, date, region, service string // from the credential scope
-	amzDate                         string // x-amz-date / X-Amz-Date
-	signedHeaders                   []string
-	signature                       string
-	presigned                       bool
-	expires                         int64 // presigned only, seconds
-	payloadHash                     string
-	when                            time.Time
+	amzDate                     string // x-amz-date / X-Amz-Date
+	signedHeaders               []string
+	signature                   string
+	presigned                   bool
+	expires                     int64 // presigned only, seconds
+	payloadHash                 string
+	when                        time.Time
 }
 
 func (s *sigInput) scope() string {

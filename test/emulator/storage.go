@@ -54,15 +54,16 @@ func newStore(kind, dir string) (blobStore, error) {
 // memStore keeps bytes in memory.
 type memStore struct{}
 
-type memBlob []byte
+// memBlob is a pointer type so blobs compare by identity.
+type memBlob struct{ b []byte }
 
 type nopCloserAt struct{ io.ReaderAt }
 
 func (nopCloserAt) Close() error { return nil }
 
-func (b memBlob) size() int64                    { return int64(len(b)) }
-func (b memBlob) open() (readerAtCloser, error) { return nopCloserAt{bytes.NewReader(b)}, nil }
-func (b memBlob) release()                       {}
+func (m *memBlob) size() int64                   { return int64(len(m.b)) }
+func (m *memBlob) open() (readerAtCloser, error) { return nopCloserAt{bytes.NewReader(m.b)}, nil }
+func (m *memBlob) release()                      {}
 
 const maxPrealloc = 64 << 20
 
@@ -74,7 +75,7 @@ func (memStore) put(r io.Reader, hint int64) (blob, error) {
 	if _, err := buf.ReadFrom(r); err != nil {
 		return nil, err
 	}
-	return memBlob(buf.Bytes()), nil
+	return &memBlob{buf.Bytes()}, nil
 }
 
 func (memStore) concat(parts []blob) (blob, error) {
@@ -84,30 +85,30 @@ func (memStore) concat(parts []blob) (blob, error) {
 	}
 	out := make([]byte, 0, n)
 	for _, p := range parts {
-		out = append(out, p.(memBlob)...)
+		out = append(out, p.(*memBlob).b...)
 	}
-	return memBlob(out), nil
+	return &memBlob{out}, nil
 }
 
 func (memStore) slice(b blob, off, n int64) (blob, error) {
-	return b.(memBlob)[off : off+n : off+n], nil
+	return &memBlob{b.(*memBlob).b[off : off+n : off+n]}, nil
 }
 
 // discardStore keeps only sizes; reads return patternByte(offset).
 type discardStore struct{}
 
-type discardBlob int64
+type discardBlob struct{ n int64 }
 
-func (b discardBlob) size() int64                    { return int64(b) }
-func (b discardBlob) open() (readerAtCloser, error) { return nopCloserAt{patternReaderAt{}}, nil }
-func (b discardBlob) release()                       {}
+func (b *discardBlob) size() int64                   { return b.n }
+func (b *discardBlob) open() (readerAtCloser, error) { return nopCloserAt{patternReaderAt{}}, nil }
+func (b *discardBlob) release()                      {}
 
 func (discardStore) put(r io.Reader, _ int64) (blob, error) {
 	n, err := io.Copy(io.Discard, r)
 	if err != nil {
 		return nil, err
 	}
-	return discardBlob(n), nil
+	return &discardBlob{n}, nil
 }
 
 func (discardStore) concat(parts []blob) (blob, error) {
@@ -115,10 +116,10 @@ func (discardStore) concat(parts []blob) (blob, error) {
 	for _, p := range parts {
 		n += p.size()
 	}
-	return discardBlob(n), nil
+	return &discardBlob{n}, nil
 }
 
-func (discardStore) slice(_ blob, _, n int64) (blob, error) { return discardBlob(n), nil }
+func (discardStore) slice(_ blob, _, n int64) (blob, error) { return &discardBlob{n}, nil }
 
 // PatternByte is the byte at offset off of every object read back from
 // discard storage: the offset modulo 251 (a prime, so the pattern does not

@@ -1,0 +1,270 @@
+package signing
+
+// Signature Version 2, header and query forms, for the oldest clients:
+// https://docs.aws.amazon.com/AmazonS3/latest/userguide/RESTAuthentication.html.
+//
+//	StringToSign = Verb \n Content-MD5 \n Content-Type \n Date-or-Expires \n
+//	               CanonicalizedAmzHeaders CanonicalizedResource
+//	Signature    = Base64(HMAC-SHA1(secret, StringToSign))
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// subResources are the query parameters that are part of SigV2's
+// CanonicalizedResource, sorted.
+var subResources = []string{
+	"acl", "cors", "delete", "encryption", "legal-hold", "lifecycle", "location", "logging",
+	"notification", "partNumber", "policy", "replication", "requestPayment",
+	"response-cache-control", "response-content-disposition", "response-content-encoding",
+	"response-content-language", "response-content-type", "response-expires",
+	"restore", "retention", "select", "select-type", "tagging", "torrent",
+	"uploadId", "uploads", "versionId", "versioning", "versions", "website",
+}
+
+// parseAuthorizationV2 parses "AWS AKID:base64(signature)".
+func parseAuthorizationV2(h string) (akid string, sig []byte, err error) {
+	rest, ok := strings.CutPrefix(h, "AWS ")
+	if !ok {
+		return "", nil, fmt.Errorf("%w: algorithm", ErrMalformedAuth)
+	}
+	i := strings.LastIndexByte(rest, ':')
+	if i <= 0 {
+		return "", nil, fmt.Errorf("%w: want AWS AccessKeyId:Signature", ErrMalformedAuth)
+	}
+	akid = rest[:i]
+	if strings.ContainsAny(akid, " \t:") {
+		return "", nil, fmt.Errorf("%w: access key id", ErrMalformedAuth)
+	}
+	sig, err = decodeSigV2(rest[i+1:])
+	return akid, sig, err
+}
+
+// decodeSigV2 decodes a base64 HMAC-SHA1 signature.
+func decodeSigV2(s string) ([]byte, error) {
+	sig, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(sig) != sha1.Size {
+		return nil, fmt.Errorf("%w: signature is not a base64 HMAC-SHA1", ErrMalformedAuth)
+	}
+	return sig, nil
+}
+
+// verifyV2Header verifies SigV2 Authorization-header auth.
+func (v *Verifier) verifyV2Header(r *http.Request, auth, rawPath, rawQuery string, now time.Time) (*Result, error) {
+	akid, sig, err := parseAuthorizationV2(auth)
+	if err != nil {
+		return nil, err
+	}
+	dateLine := ""
+	var t time.Time
+	if s := r.Header.Get("X-Amz-Date"); s != "" {
+		t, err = parseV2Date(s)
+	} else if s := r.Header.Get("Date"); s != "" {
+		t, err = parseV2Date(s)
+		dateLine = s
+	} else {
+		err = fmt.Errorf("%w: no Date or X-Amz-Date header", ErrMalformedAuth)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSkew(t, now, v.opts.MaxSkew); err != nil {
+		return nil, err
+	}
+	return v.finishV2(r, AuthSigV2Header, akid, sig, dateLine, rawPath, rawQuery, now)
+}
+
+// parseV2Date accepts the HTTP date formats and, as x-amz-date may be
+// either, the SigV4 ISO 8601 basic format.
+func parseV2Date(s string) (time.Time, error) {
+	if t, err := http.ParseTime(s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC1123Z, s); err == nil { // "+0000", as in the AWS examples
+		return t, nil
+	}
+	if t, err := time.Parse(amzDateFormat, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%w: date %q", ErrMalformedAuth, s)
+}
+
+// verifyV2Query verifies SigV2 query auth (AWSAccessKeyId, Signature, Expires).
+func (v *Verifier) verifyV2Query(r *http.Request, rawPath, rawQuery string, now time.Time) (*Result, error) {
+	akid, sigStr, expires, err := parseV2Query(rawQuery)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := decodeSigV2(sigStr)
+	if err != nil {
+		return nil, err
+	}
+	exp, err := strconv.ParseInt(expires, 10, 64)
+	if err != nil || exp < 0 || !isDigits(expires, len(expires)) {
+		return nil, fmt.Errorf("%w: Expires %q", ErrMalformedAuth, expires)
+	}
+	if now.Unix() > exp {
+		return nil, fmt.Errorf("%w: expired at %s", ErrRequestExpired, time.Unix(exp, 0).UTC().Format(time.RFC3339))
+	}
+	return v.finishV2(r, AuthSigV2Query, akid, sig, expires, rawPath, rawQuery, now)
+}
+
+// parseV2Query extracts the decoded SigV2 query parameters, each exactly once.
+func parseV2Query(rawQuery string) (akid, sig, expires string, err error) {
+	var seen [3]bool
+	for q := rawQuery; q != ""; {
+		var part string
+		part, q, _ = cutByte(q, '&')
+		k, val, _ := cutByte(part, '=')
+		var dst *string
+		var i int
+		switch k {
+		case "AWSAccessKeyId":
+			dst, i = &akid, 0
+		case "Signature":
+			dst, i = &sig, 1
+		case "Expires":
+			dst, i = &expires, 2
+		default:
+			continue
+		}
+		if seen[i] {
+			return "", "", "", fmt.Errorf("%w: duplicate query parameter %s", ErrMalformedAuth, k)
+		}
+		seen[i] = true
+		if *dst, err = unescape(val, true); err != nil {
+			return "", "", "", fmt.Errorf("%w: query parameter %s: %w", ErrMalformedAuth, k, err)
+		}
+	}
+	if !seen[0] || !seen[1] || !seen[2] || akid == "" {
+		return "", "", "", fmt.Errorf("%w: want AWSAccessKeyId, Signature and Expires", ErrMalformedAuth)
+	}
+	return akid, sig, expires, nil
+}
+
+// finishV2 computes and checks the signature, then the token, and wraps the
+// body (a hex x-amz-content-sha256 is still verified).
+func (v *Verifier) finishV2(r *http.Request, typ AuthType, akid string, sig []byte, dateLine, rawPath, rawQuery string, now time.Time) (*Result, error) {
+	key, err := v.lookup(akid)
+	if err != nil {
+		return nil, err
+	}
+	bucket := ""
+	if v.opts.VirtualHostBucket != nil {
+		bucket = v.opts.VirtualHostBucket(r)
+	}
+	sts, err := stringToSignV2(r, dateLine, bucket, rawPath, rawQuery)
+	if err != nil {
+		return nil, err
+	}
+	mac := hmac.New(sha1.New, []byte(key.SecretAccessKey))
+	mac.Write([]byte(sts))
+	if subtle.ConstantTimeCompare(mac.Sum(nil), sig) != 1 {
+		return nil, &MismatchError{AccessKeyID: akid, StringToSign: sts, SignatureProvided: base64.StdEncoding.EncodeToString(sig)}
+	}
+	if err := checkToken(key, r.Header.Get(HeaderS3SessionToken), now); err != nil {
+		return nil, err
+	}
+	payload := r.Header.Get(HeaderContentSHA256)
+	if payload == "" {
+		payload = UnsignedPayload
+	} else if !validPayloadHash(payload) {
+		return nil, fmt.Errorf("%w: x-amz-content-sha256 %q", ErrMalformedAuth, payload)
+	}
+	return v.result(r, typ, akid, key, payload, nil)
+}
+
+// stringToSignV2 builds the SigV2 string to sign. rawPath is used as sent
+// (SigV2 signs the encoded request URI); bucket, when set, is the bucket of
+// a virtual-hosted-style request and prefixes it.
+func stringToSignV2(r *http.Request, dateLine, bucket, rawPath, rawQuery string) (string, error) {
+	var b strings.Builder
+	b.WriteString(r.Method)
+	b.WriteByte('\n')
+	b.WriteString(strings.TrimSpace(r.Header.Get("Content-Md5")))
+	b.WriteByte('\n')
+	b.WriteString(strings.TrimSpace(r.Header.Get("Content-Type")))
+	b.WriteByte('\n')
+	b.WriteString(dateLine)
+	b.WriteByte('\n')
+	var names []string
+	for name := range r.Header {
+		if len(name) >= 6 && compareLower(name[:6], "x-amz-") == 0 {
+			names = append(names, strings.ToLower(name))
+		}
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	for _, name := range names {
+		b.WriteString(name)
+		b.WriteByte(':')
+		for i, val := range lookupHeaderAnyCase(r.Header, name) {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(unfold(val))
+		}
+		b.WriteByte('\n')
+	}
+	if bucket != "" {
+		b.WriteByte('/')
+		b.WriteString(bucket)
+	}
+	if rawPath == "" {
+		rawPath = "/"
+	}
+	b.WriteString(rawPath)
+	n := 0
+	for _, res := range subResources {
+		val, ok, err := queryValue(rawQuery, res)
+		if err != nil {
+			return "", fmt.Errorf("%w: query: %w", ErrMalformedAuth, err)
+		}
+		if !ok {
+			continue
+		}
+		if n == 0 {
+			b.WriteByte('?')
+		} else {
+			b.WriteByte('&')
+		}
+		n++
+		b.WriteString(res)
+		if val != "" {
+			b.WriteByte('=')
+			b.WriteString(val)
+		}
+	}
+	return b.String(), nil
+}
+
+// lookupHeaderAnyCase returns the values of every header whose name equals
+// lower case-insensitively (net/http canonicalizes, hand-built maps may not).
+func lookupHeaderAnyCase(h http.Header, lower string) []string {
+	var out []string
+	for k, vs := range h {
+		if compareLower(k, lower) == 0 {
+			out = append(out, vs...)
+		}
+	}
+	return out
+}
+
+// unfold trims a header value and replaces folded line breaks with a space.
+func unfold(s string) string {
+	s = strings.TrimSpace(s)
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	f := strings.Fields(strings.NewReplacer("\r", " ", "\n", " ").Replace(s))
+	return strings.Join(f, " ")
+}
