@@ -1,8 +1,8 @@
 package proxy
 
-// This file fixes the package's exported API so that cmd and the gateway can
-// be written against it. Bodies marked "stub" are replaced by the real
-// implementation; the signatures may gain fields but should not change.
+// This file holds the package's configuration and record types, the
+// contract cmd and the gateway are written against. The handler itself is in
+// proxy.go and serve.go; the request flow is described in docs/proxy.md.
 
 import (
 	"net/http"
@@ -56,8 +56,9 @@ type Options struct {
 	Scheme string
 	// DNSSuffix default "amazonaws.com" ("amazonaws.com.cn" for cn-* regions).
 	DNSSuffix string
-	// Transport carries every upstream request (default: a tuned
-	// http.Transport). Tests and dial_address wiring set it.
+	// Transport carries every upstream request, CreateSession included
+	// (default: DefaultTransport()). Tests and dial_address wiring set it;
+	// it should keep ExpectContinueTimeout > 0 and DisableCompression.
 	Transport http.RoundTripper
 
 	// UpstreamCredentials are the IAM credentials (required).
@@ -89,7 +90,8 @@ type Options struct {
 
 	// Logger receives the access log (one line per request) and errors.
 	// Default: zerolog.Nop().
-	Logger    zerolog.Logger
+	Logger zerolog.Logger
+	// AccessLog turns on the access-log line (cmd defaults it to true).
 	AccessLog bool
 	// Observer receives per-request records for metrics; nil is a no-op.
 	Observer Observer
@@ -101,11 +103,13 @@ type Options struct {
 	// Principal must be a *Credential (its Buckets and Access apply).
 	KeyLookups []signing.KeyLookup
 	// Shims run, in order, on every authorized request that is forwarded,
-	// before it is signed (legacy-client compatibility).
+	// before it is signed, after the built-in compatibility shims (ACL,
+	// Content-MD5, DeleteObjects checksum).
 	Shims []RequestShim
 	// Handlers answer operations (by Operation.Name) instead of forwarding
-	// them: ListBuckets, ListObjects, CreateSession. Without a handler those
-	// operations get 501 NotImplemented.
+	// them. New installs defaults for ListBuckets, ListObjects (V1),
+	// ListObjectsV2 (prefix filtering) and CreateSession (local sessions);
+	// an entry here replaces the default of the same name.
 	Handlers map[string]Handler
 }
 

@@ -75,11 +75,12 @@ type call struct {
 	auth   UpstreamAuth
 	mode   session.Mode
 	// Results, written by the transport.
-	session  session.Status
-	retried  bool
-	upstream time.Duration
-	bytesIn  atomic.Int64
-	bodyErr  atomic.Pointer[error] // first error reading the inbound body
+	session   session.Status
+	retried   bool
+	errorCode string // S3 error code of the last upstream answer, if peeked
+	upstream  time.Duration
+	bytesIn   atomic.Int64
+	bodyErr   atomic.Pointer[error] // first error reading the inbound body
 }
 
 func (c *call) setBodyErr(err error) { c.bodyErr.CompareAndSwap(nil, &err) }

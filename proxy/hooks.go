@@ -26,12 +26,10 @@ const statusClientClosed = 499
 // the upstream error code and renames the upstream request ids. The status,
 // the other headers and the body pass through unchanged.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
-	x := exchangeFrom(resp.Request.Context())
-	h := resp.Header
-	if code := h.Get(headerErrorCode); code != "" && x != nil {
-		x.rec.ErrorCode = code
+	if x := exchangeFrom(resp.Request.Context()); x != nil {
+		x.rec.ErrorCode = x.call.errorCode
 	}
-	h.Del(headerErrorCode)
+	h := resp.Header
 	if v := h.Values("X-Amz-Request-Id"); len(v) > 0 {
 		h[HeaderUpstreamRequestID] = v
 		h.Del("X-Amz-Request-Id")

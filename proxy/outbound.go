@@ -21,11 +21,14 @@ var inboundAuthHeaders = []string{
 }
 
 // hopHeaders are the hop-by-hop headers of RFC 9110 §7.6.1 (the list
-// net/http/httputil uses), removed because x.req.Header replaces the header
-// ReverseProxy already cleaned.
+// net/http/httputil uses) and the forwarding headers, removed here because
+// x.req.Header replaces the header ReverseProxy already cleaned.
 var hopHeaders = []string{
 	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+	// Dropped by ReverseProxy before Rewrite too: client-controlled
+	// forwarding claims mean nothing to S3.
+	"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
 }
 
 // inboundAuthParams are query parameters of SigV4 presigned URLs and SigV2

@@ -46,6 +46,7 @@ type Proxy struct {
 	router    *route.Router
 	creds     aws.CredentialsProvider
 	signer    *signing.Signer
+	keys      *keyring
 	verifier  *signing.Verifier
 	cache     *session.Cache
 	transport *signingTransport
@@ -72,10 +73,12 @@ func New(opts Options) (*Proxy, error) {
 		p.creds = aws.NewCredentialsCache(p.creds)
 	}
 	p.signer = signing.NewSigner()
-	keys, err := newKeyring(opts.Credentials, opts.KeyLookups)
+	store := newLocalSessions(opts.LocalSessionTTL)
+	keys, err := newKeyring(opts.Credentials, append(opts.KeyLookups[:len(opts.KeyLookups):len(opts.KeyLookups)], store))
 	if err != nil {
 		return nil, err
 	}
+	p.keys = keys
 	p.verifier = signing.NewVerifier(keys, func(v *signing.VerifierOptions) {
 		v.MaxSkew = opts.MaxClockSkew
 		v.SigV2 = opts.SigV2
@@ -93,6 +96,12 @@ func New(opts Options) (*Proxy, error) {
 	}
 	p.cache = session.New(creator, sopts)
 	p.transport = &signingTransport{p: p, base: opts.Transport}
+	p.opts.Shims = append(defaultShims(), opts.Shims...)
+	handlers := p.defaultHandlers(store)
+	for name, h := range opts.Handlers {
+		handlers[name] = h
+	}
+	p.opts.Handlers = handlers
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      p.transport,

@@ -43,6 +43,8 @@ type seen struct {
 // answered 400 ExpiredToken (without reading the body, as S3 does when it
 // refuses a request before 100 Continue).
 type fakeUpstream struct {
+	noRecord bool // benchmarks: keep nothing per request
+
 	mu      sync.Mutex
 	reqs    []seen
 	tokens  atomic.Int64
@@ -56,6 +58,11 @@ func (f *fakeUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			`<SecretAccessKey>sess-secret-%d</SecretAccessKey><AccessKeyId>SESSKEY%d</AccessKeyId>`+
 			`<Expiration>%s</Expiration></Credentials></CreateSessionResult>`,
 			n, n, n, time.Now().Add(5*time.Minute).UTC().Format(time.RFC3339))
+		return
+	}
+	if f.noRecord {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "hello")
 		return
 	}
 	s := seen{Method: r.Method, Host: r.Host, RequestURI: r.RequestURI, Header: r.Header.Clone()}
@@ -96,7 +103,7 @@ func (f *fakeUpstream) seen() []seen {
 
 // newTestProxy serves a Proxy in front of up; every upstream connection
 // dials up whatever the host.
-func newTestProxy(t *testing.T, up http.Handler, mod func(*Options)) (*Proxy, *httptest.Server) {
+func newTestProxy(t testing.TB, up http.Handler, mod func(*Options)) (*Proxy, *httptest.Server) {
 	t.Helper()
 	us := httptest.NewServer(up)
 	t.Cleanup(us.Close)
@@ -124,7 +131,7 @@ func newTestProxy(t *testing.T, up http.Handler, mod func(*Options)) (*Proxy, *h
 }
 
 // sign signs req with the test key, payload declared as the hex SHA-256 of body.
-func sign(t *testing.T, req *http.Request, body []byte) *http.Request {
+func sign(t testing.TB, req *http.Request, body []byte) *http.Request {
 	t.Helper()
 	sum := sha256.Sum256(body)
 	hash := hex.EncodeToString(sum[:])
@@ -137,7 +144,7 @@ func sign(t *testing.T, req *http.Request, body []byte) *http.Request {
 	return req
 }
 
-func newReq(t *testing.T, method, url string, body []byte) *http.Request {
+func newReq(t testing.TB, method, url string, body []byte) *http.Request {
 	t.Helper()
 	var r io.Reader
 	if body != nil {
@@ -244,6 +251,7 @@ func TestOutboundRequest(t *testing.T) {
 	req.Header.Set("X-Hop", "1")
 	req.Header.Set("X-Amz-Security-Token", "client-token")
 	req.Header.Set("X-Amz-Meta-Keep", "kept")
+	req.Header.Set("X-Forwarded-For", "10.0.0.1")
 	resp, err := http.DefaultClient.Do(sign(t, req, nil))
 	if err != nil {
 		t.Fatal(err)
@@ -263,7 +271,7 @@ func TestOutboundRequest(t *testing.T) {
 	if want := "/a%20b%2Bc/%E2%82%AC//~x/?partNumber=1&uploadId=a%2Bb&z=1"; s.RequestURI != want {
 		t.Errorf("RequestURI %q, want %q", s.RequestURI, want)
 	}
-	for _, h := range []string{"X-Hop", "X-Amz-Security-Token"} {
+	for _, h := range []string{"X-Hop", "X-Amz-Security-Token", "X-Forwarded-For", "Connection"} {
 		if v := s.Header.Get(h); v != "" {
 			t.Errorf("%s forwarded: %q", h, v)
 		}

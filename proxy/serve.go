@@ -8,7 +8,6 @@ import (
 
 	"github.com/s3xproxy/s3xproxy/proxy/route"
 	"github.com/s3xproxy/s3xproxy/proxy/s3err"
-	"github.com/s3xproxy/s3xproxy/session"
 	"github.com/s3xproxy/s3xproxy/signing"
 )
 
@@ -25,6 +24,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.fail(x, r, err)
 		return
 	}
+	ctx := context.WithValue(r.Context(), exchangeKey{}, x)
+	r = r.WithContext(ctx)
+	x.req.In = r
 	if h, ok := p.opts.Handlers[x.req.Op.Name]; ok {
 		if err := h(x.w, &x.req); err != nil && !x.w.wrote() {
 			p.fail(x, r, err)
@@ -41,9 +43,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ctx := context.WithValue(r.Context(), exchangeKey{}, x)
-	ctx = withCall(ctx, &x.call)
-	p.rp.ServeHTTP(x.w, r.WithContext(ctx))
+	p.rp.ServeHTTP(x.w, r.WithContext(withCall(ctx, &x.call)))
 }
 
 // begin starts the record and sets the request id headers that every
@@ -145,10 +145,7 @@ func (p *Proxy) authorize(x *exchange, cred *Credential) error {
 	if p.opts.SessionMode == SessionModeIAM {
 		x.call.auth = SignIAM
 	}
-	x.call.mode = session.ReadWrite
-	if access == AccessRead && p.opts.SessionMode == SessionModeAuto {
-		x.call.mode = session.ReadOnly
-	}
+	x.call.mode = p.sessionMode(access)
 	return nil
 }
 

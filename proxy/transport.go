@@ -35,7 +35,9 @@ type signingTransport struct {
 var _ http.RoundTripper = (*signingTransport)(nil)
 
 // RoundTrip implements http.RoundTripper. The request's context must carry
-// a *call (the route target, upstream auth and session mode).
+// a *call (the route target, upstream auth and session mode). req is not
+// modified: each attempt signs its own clone, so req's header is the saved
+// copy a retry re-signs from.
 func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := callFrom(req.Context())
 	if c == nil {
@@ -44,12 +46,12 @@ func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	start := t.p.now()
 	defer func() { c.upstream = t.p.now().Sub(start) }()
 
-	saved := req.Header.Clone()
+	first := req.Clone(req.Context())
 	body := newReplayBody(req.Body, req.ContentLength, t.p.opts.ReplayBuffer, c)
 	if body != nil {
-		req.Body = body
+		first.Body = body
 	}
-	resp, used, err := t.attempt(req, c)
+	resp, used, err := t.attempt(first, c)
 	if !t.shouldRetry(c, resp, err) {
 		return resp, err
 	}
@@ -65,11 +67,7 @@ func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	c.retried = true
 	retry := req.Clone(req.Context())
-	retry.Header = saved
 	retry.Body = replay
-	if replay == nil {
-		retry.Body = nil
-	}
 	resp, _, err = t.attempt(retry, c)
 	return resp, err
 }
@@ -91,8 +89,9 @@ func (t *signingTransport) attempt(req *http.Request, c *call) (*http.Response, 
 	if err != nil {
 		return nil, used, err
 	}
+	c.errorCode = ""
 	if resp.StatusCode >= 400 && req.Method != http.MethodHead {
-		peekErrorCode(resp)
+		c.errorCode = peekErrorCode(resp)
 	}
 	return resp, used, nil
 }
@@ -140,7 +139,10 @@ func identityHash(accessKeyID string) string {
 
 // shouldRetry reports whether the outcome of the first attempt is one the
 // proxy retries: a dial failure, or a session-signed request answered
-// ExpiredToken / InvalidToken.
+// ExpiredToken / InvalidToken. A HEAD answer has no body to name its code,
+// so a session-signed HEAD answered a bare 400 (S3's status for both) is
+// retried too: it costs at most one CreateSession per session, shared by
+// concurrent failures (Cache.Invalidate compares the credentials).
 func (t *signingTransport) shouldRetry(c *call, resp *http.Response, err error) bool {
 	if err != nil {
 		var op *net.OpError
@@ -149,34 +151,31 @@ func (t *signingTransport) shouldRetry(c *call, resp *http.Response, err error) 
 	if c.auth != SignSession {
 		return false
 	}
+	code := c.errorCode
 	switch resp.StatusCode {
 	case http.StatusBadRequest:
-		code := resp.Header.Get(headerErrorCode)
+		if resp.Request != nil && resp.Request.Method == http.MethodHead {
+			return code == ""
+		}
 		return code == "ExpiredToken" || code == "InvalidToken"
 	case http.StatusForbidden:
-		return resp.Header.Get(headerErrorCode) == "InvalidToken"
+		return code == "InvalidToken"
 	}
 	return false
 }
 
-// headerErrorCode carries the upstream error code peeked from the body
-// between the transport and ModifyResponse; it never reaches the client.
-const headerErrorCode = "X-S3xproxy-Upstream-Error-Code"
-
-// peekErrorCode reads the start of an error body, records its <Code> in
-// headerErrorCode and puts the bytes back in front of the rest of the body,
-// so the client still gets the body unchanged.
-func peekErrorCode(resp *http.Response) {
+// peekErrorCode reads the start of an error body, returns its <Code> and
+// puts the bytes back in front of the rest of the body, so the client still
+// gets the body unchanged.
+func peekErrorCode(resp *http.Response) string {
 	buf := make([]byte, maxErrorPeek)
 	n, _ := io.ReadFull(resp.Body, buf)
 	buf = buf[:n]
-	if code := xmlCode(buf); code != "" {
-		resp.Header.Set(headerErrorCode, code)
-	}
 	resp.Body = struct {
 		io.Reader
 		io.Closer
 	}{io.MultiReader(bytes.NewReader(buf), resp.Body), resp.Body}
+	return xmlCode(buf)
 }
 
 // xmlCode extracts the text of the first <Code> element.

@@ -16,7 +16,9 @@ import (
 // path on that host ("/<key>" on a Zonal host, "/<bucket>..." on the
 // control endpoint) and req.URL.RawQuery its query; scheme, host, RawPath
 // and the query encoding are set here, so only routed hosts are dialled.
-// req is modified. The caller closes the response body.
+// req is modified. The caller closes the response body. Called with the
+// context of Request.In, the call's latency, session status and retry go
+// into that request's access-log record.
 func (p *Proxy) Upstream(ctx context.Context, target route.Target, req *http.Request, auth UpstreamAuth, mode session.Mode) (*http.Response, error) {
 	c := &call{target: target, auth: auth, mode: mode}
 	if p.opts.SessionMode == SessionModeIAM || target.Bucket == "" {
@@ -32,7 +34,18 @@ func (p *Proxy) Upstream(ctx context.Context, target route.Target, req *http.Req
 	if req.Header.Get("X-Amz-Content-Sha256") == "" {
 		req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
 	}
-	return p.transport.RoundTrip(req.WithContext(withCall(ctx, c)))
+	resp, err := p.transport.RoundTrip(req.WithContext(withCall(ctx, c)))
+	if x := exchangeFrom(ctx); x != nil { // a handler's call: into its record
+		x.call.upstream += c.upstream
+		x.call.retried = x.call.retried || c.retried
+		if x.call.session == "" || c.session == session.Miss {
+			x.call.session = c.session
+		}
+		if c.errorCode != "" {
+			x.rec.ErrorCode = c.errorCode
+		}
+	}
+	return resp, err
 }
 
 // Router returns the proxy's router (for handlers that resolve buckets).

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	minisigner "github.com/minio/minio-go/v7/pkg/signer"
@@ -342,4 +343,41 @@ func TestChunkedAWSTrailerFormat(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+}
+
+// TestChunkedSmallReads drives decoder and re-encoder with a one-byte
+// source and tiny read buffers.
+func TestChunkedSmallReads(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789"), 7000)
+	for _, trailer := range []bool{false, true} {
+		t.Run(fmt.Sprint("trailer=", trailer), func(t *testing.T) {
+			r, wire := minioChunked(t, data, trailer, docTime)
+			r.Body = io.NopCloser(iotest.OneByteReader(bytes.NewReader(wire)))
+			res, err := NewVerifier(testKeys).Verify(r, docTime)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []byte
+			buf := make([]byte, 3)
+			for {
+				n, err := res.Body.Read(buf)
+				out = append(out, buf[:n]...)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if int64(len(out)) != res.ContentLength {
+				t.Fatalf("%d bytes, ContentLength %d", len(out), res.ContentLength)
+			}
+			if trailer {
+				out, _ = decodeUnsignedChunked(t, out)
+			}
+			if !bytes.Equal(out, data) {
+				t.Fatal("payload differs")
+			}
+		})
+	}
 }

@@ -29,6 +29,7 @@ func parsePresignQuery(rawQuery string) (presignParams, error) {
 		var part string
 		part, q, _ = cutByte(q, '&')
 		k, val, _ := cutByte(part, '=')
+		k = decodedName(k)
 		var dst *string
 		var i int
 		switch k {
@@ -163,4 +164,14 @@ func cutByte(s string, sep byte) (before, after string, found bool) {
 		}
 	}
 	return s, "", false
+}
+
+// decodedName returns a query parameter name decoded, so that an encoded
+// spelling of an authentication parameter is treated as that parameter;
+// an undecodable name is returned as is.
+func decodedName(k string) string {
+	if d, err := unescape(k, true); err == nil {
+		return d
+	}
+	return k
 }

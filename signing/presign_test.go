@@ -38,6 +38,7 @@ func TestVerifyPresignGolden(t *testing.T) {
 		{"expires too long", strings.Replace(docPresignURL, "86400", "604801", 1), docTime, ErrMalformedAuth},
 		{"expires zero", strings.Replace(docPresignURL, "86400", "0", 1), docTime, ErrMalformedAuth},
 		{"duplicate signature", docPresignURL + "&X-Amz-Signature=00", docTime, ErrMalformedAuth},
+		{"encoded duplicate signature", docPresignURL + "&X-Amz-Signatur%65=00", docTime, ErrMalformedAuth},
 		{"missing date", strings.Replace(docPresignURL, "X-Amz-Date=", "X-Amz-Datum=", 1), docTime, ErrMalformedAuth},
 		{"other algorithm", strings.Replace(docPresignURL, "AWS4-HMAC-SHA256", "AWS4-ECDSA-P256-SHA256", 1), docTime, ErrUnsupportedAuth},
 	}

@@ -23,7 +23,9 @@ var ErrNoSessionToken = errors.New("signing: session credentials have no session
 type SignerOptions struct {
 	// UseSDK signs with aws-sdk-go-v2's v4.Signer.SignHTTP instead of the
 	// built-in allocation-light signer. Both produce the same signature (a
-	// property test holds them to it); the SDK is slower. Default false.
+	// property test holds them to it); the SDK is slower, and its
+	// derived-key cache (keyed by region and service, checked by access key
+	// id only) must not see one access key id with two secrets. Default false.
 	UseSDK bool
 	// KeyCacheSize bounds the derived signing-key cache of the built-in
 	// signer. Default 4096 entries.

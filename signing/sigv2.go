@@ -125,6 +125,7 @@ func parseV2Query(rawQuery string) (akid, sig, expires string, err error) {
 		var part string
 		part, q, _ = cutByte(q, '&')
 		k, val, _ := cutByte(part, '=')
+		k = decodedName(k)
 		var dst *string
 		var i int
 		switch k {

@@ -67,7 +67,7 @@ func queryAuthKind(rawQuery string) AuthType {
 		var part string
 		part, q, _ = strings.Cut(q, "&")
 		name, _, _ := strings.Cut(part, "=")
-		switch name {
+		switch decodedName(name) {
 		case "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature":
 			return AuthSigV4Query
 		}
@@ -76,7 +76,7 @@ func queryAuthKind(rawQuery string) AuthType {
 		var part string
 		part, q, _ = strings.Cut(q, "&")
 		name, _, _ := strings.Cut(part, "=")
-		if name == "AWSAccessKeyId" || name == "Signature" {
+		if name = decodedName(name); name == "AWSAccessKeyId" || name == "Signature" {
 			return AuthSigV2Query
 		}
 	}

@@ -22,6 +22,14 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // runEmulator runs the S3 Express endpoint emulator until SIGINT/SIGTERM.
 func runEmulator(args []string, stdout, stderr io.Writer) int {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	return runEmulatorUntil(args, stdout, stderr, sigs)
+}
+
+// runEmulatorUntil is runEmulator stopping when stop receives.
+func runEmulatorUntil(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:9000", "S3 endpoint listen address")
@@ -64,9 +72,6 @@ func runEmulator(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	if err := e.Listen(*listen, *adminListen); err != nil {
 		fmt.Fprintf(stderr, "s3xproxy emulator: %v\n", err)
 		_ = e.Close()
@@ -80,7 +85,7 @@ func runEmulator(args []string, stdout, stderr io.Writer) int {
 	if a := e.AdminAddr(); a != "" {
 		fmt.Fprintf(stdout, "emulator admin on http://%s\n", a)
 	}
-	<-sigs
+	<-stop
 	if err := e.Close(); err != nil {
 		fmt.Fprintf(stderr, "s3xproxy emulator: close: %v\n", err)
 		return 1

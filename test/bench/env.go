@@ -154,6 +154,9 @@ func (e *env) proxyConfig(cfg *config) string {
 	if o.maxEntries > 0 {
 		fmt.Fprintf(&b, "  max_entries: %d\n", o.maxEntries)
 	}
+	if cfg.replayBuf != "" {
+		fmt.Fprintf(&b, "retry:\n  replay_buffer: %s\n", cfg.replayBuf)
+	}
 	b.WriteString("auth:\n  credentials:\n")
 	fmt.Fprintf(&b, "    - access_key_id: %s\n      secret_access_key: %s\n      buckets: [\"*\"]\n      access: read-write\n",
 		legacyKey, legacySecret)

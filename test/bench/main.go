@@ -39,6 +39,7 @@ type config struct {
 	chartFile  string
 	pprofDir   string
 	accessLog  bool
+	replayBuf  string
 	keep       bool
 	timeout    time.Duration
 	binFlag    string
@@ -54,6 +55,7 @@ type config struct {
 	largeConc    []int
 	largeProfile time.Duration
 	tlsLarge     int64
+	tlsRounds    int
 	smallSize    int64
 	smallWindow  time.Duration
 	smallRounds  int
@@ -106,6 +108,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.mdFile, "md", "", "regenerate the results section of `FILE` (BENCHMARKS.md)")
 	fs.StringVar(&c.chartFile, "chart", "", "write the throughput-against-size chart as SVG to `FILE`")
 	fs.StringVar(&c.pprofDir, "pprof", "", "capture s3xproxy CPU profiles under load into `DIR` (admin.pprof)")
+	fs.DurationVar(&c.largeProfile, "pprof-duration", 0, "length of each --pprof capture (default 5s, quick 2s)")
+	fs.StringVar(&c.replayBuf, "replay-buffer", "", "s3xproxy retry.replay_buffer (default: s3xproxy's default)")
 	fs.BoolVar(&c.accessLog, "access-log", false, "run s3xproxy with its access log on (to a file)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory (configs, process logs)")
 	fs.DurationVar(&c.timeout, "timeout", 55*time.Minute, "stop the run after this long (partial results are still reported)")
@@ -114,6 +118,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.microTime, "micro-benchtime", "1s", "go test -benchtime for the micro-benchmarks")
 	fs.StringVar(&largeSize, "large-size", "", "large object size (default 1GiB, quick 64MiB)")
 	fs.StringVar(&tlsLarge, "tls-large-size", "", "large object size with TLS upstream (default: --large-size)")
+	fs.IntVar(&c.tlsRounds, "tls-rounds", 1, "interleaved rounds per large and small cell with TLS upstream")
 	fs.IntVar(&c.largeRounds, "large-rounds", 0, "interleaved rounds per large cell (default 2, quick 1)")
 	fs.StringVar(&largeConc, "large-conc", "1,8", "large object concurrencies")
 	fs.StringVar(&smallSize, "small-size", "4KiB", "small object size")
@@ -272,6 +277,12 @@ func run(cfg *config) error {
 			res.Notes = append(res.Notes, fmt.Sprintf("scenario %s failed: %s", name, firstLines(err.Error(), 3)))
 		}
 		logf("scenario %s took %s", name, time.Since(t0).Round(time.Second))
+		if cfg.jsonFile != "" { // keep what we have if a later scenario crashes
+			res.Targets = evaluate(res)
+			if err := writeJSON(cfg.jsonFile, res); err != nil {
+				logf("write %s: %v", cfg.jsonFile, err)
+			}
+		}
 	}
 	if cfg.enabled("large") || cfg.enabled("small") || cfg.enabled("sweep") {
 		e, err := startEnv(cfg, envOptions{name: "plain"})
@@ -312,6 +323,8 @@ func runTLS(ctx context.Context, cfg *config, res *Results) error {
 	defer e.stop()
 	c2 := *cfg
 	c2.largeSize = cfg.tlsLarge
+	c2.largeRounds = cfg.tlsRounds
+	c2.smallRounds = cfg.tlsRounds
 	c2.pprofDir = ""
 	if err := runLarge(ctx, &c2, e, res); err != nil {
 		return err
@@ -357,7 +370,8 @@ func absPath(p string) string {
 }
 
 func params(cfg *config) Params {
-	return Params{LargeSize: cfg.largeSize, LargeRounds: cfg.largeRounds, SmallSize: cfg.smallSize,
+	return Params{LargeSize: cfg.largeSize, LargeRounds: cfg.largeRounds, TLSLargeSize: cfg.tlsLarge, TLSRounds: cfg.tlsRounds,
+		SmallSize:   cfg.smallSize,
 		SmallWindow: cfg.smallWindow.String(), SmallRounds: cfg.smallRounds, SweepSizes: cfg.sweepSizes,
 		SweepWindow: cfg.sweepWindow.String(), RolloverTTL: cfg.rollTTL.String(), RolloverBefore: cfg.rollBefore.String(),
 		RolloverDur: cfg.rollDur.String(), RolloverConc: cfg.rollConc, Buckets: cfg.buckets,

@@ -35,6 +35,8 @@ type Machine struct {
 type Params struct {
 	LargeSize      int64   `json:"large_size"`
 	LargeRounds    int     `json:"large_rounds"`
+	TLSLargeSize   int64   `json:"tls_large_size"`
+	TLSRounds      int     `json:"tls_rounds"`
 	SmallSize      int64   `json:"small_size"`
 	SmallWindow    string  `json:"small_window"`
 	SmallRounds    int     `json:"small_rounds"`

@@ -312,6 +312,7 @@ func profileBurst(ctx context.Context, cfg *config, e *env, spec loadSpec, d tim
 	prof := e.profile(ctx, d, file)
 	// Give the profiler a moment to start before the load does.
 	time.Sleep(50 * time.Millisecond)
+	spec.perWorker, spec.dur, spec.keepLatencies = 0, d, false // repeat for the whole capture
 	runLoad(ctx, e.clients[pathProxy], spec, 0, 0)
 	if err := <-prof; err != nil {
 		logf("pprof %s: %v", name, err)

@@ -36,16 +36,18 @@ func TestAccessLog(t *testing.T) {
 	rw.put(t, aliasData, "log/k", []byte("12345"))
 	rw.get(t, aliasData, "log/k")
 	do(t, signedRequest(t, "GET", e.url("/"+aliasData+"/log/k"), rwKey, "wrong", nil, time.Now(), nil))
+	rw.do(t, "GET", aliasData, "log/missing", "", nil, nil)
 
 	lines := accessLines(t, e)
-	if len(lines) != 3 {
-		t.Fatalf("%d access lines for 3 requests:\n%s", len(lines), e.logs.String())
+	if len(lines) != 4 {
+		t.Fatalf("%d access lines for 4 requests:\n%s", len(lines), e.logs.String())
 	}
 	want := []map[string]any{
 		{"identity": rwKey, "auth": "sigv4", "bucket": bucketData, "operation": "PutObject", "status": 200.0,
 			"bytes_in": 5.0, "session": "miss", "retried": false, "error_code": ""},
 		{"identity": rwKey, "bucket": bucketData, "operation": "GetObject", "status": 200.0, "bytes_out": 5.0, "session": "hit"},
 		{"status": 403.0, "error_code": "SignatureDoesNotMatch", "session": ""},
+		{"status": 404.0, "error_code": "NoSuchKey", "operation": "GetObject", "session": "hit"},
 	}
 	for i, w := range want {
 		for k, v := range w {

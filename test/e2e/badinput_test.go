@@ -46,6 +46,10 @@ func TestBadInput(t *testing.T) {
 		{"unknown key", signedRequest(t, "GET", objURL, "NOSUCHKEY00000000000", rwSecret, nil, now, nil), 403, "InvalidAccessKeyId"},
 		{"skewed clock", signedRequest(t, "GET", objURL, rwKey, rwSecret, nil, now.Add(-time.Hour), nil), 403, "RequestTimeTooSkewed"},
 		{"bucket not allowed", signedRequest(t, "GET", e.url("/"+bucketOther+"/k"), narrowKey, narrowSecret, nil, now, nil), 403, "AccessDenied"},
+		{"copy from a bucket not allowed", signedRequest(t, "PUT", objURL, narrowKey, narrowSecret, nil, now,
+			http.Header{"X-Amz-Copy-Source": {"/" + bucketOther + "/k"}}), 403, "AccessDenied"},
+		{"copy source without a key", signedRequest(t, "PUT", objURL, rwKey, rwSecret, nil, now,
+			http.Header{"X-Amz-Copy-Source": {"/" + bucketOther}}), 400, "InvalidArgument"},
 		{"read-only key writes", signedRequest(t, "PUT", objURL, roKey, roSecret, []byte("x"), now, nil), 403, "AccessDenied"},
 		{"invalid bucket name", signedRequest(t, "GET", e.url("/Bad_Bucket/k"), rwKey, rwSecret, nil, now, nil), 400, "InvalidBucketName"},
 		{"bad zone id", signedRequest(t, "GET", e.url("/b--usaz1--x-s3/k"), rwKey, rwSecret, nil, now, nil), 400, "InvalidBucketName"},
@@ -53,7 +57,6 @@ func TestBadInput(t *testing.T) {
 		{"anonymous denied", anonymous(t, "GET", objURL), 403, "AccessDenied"},
 		{"oversize headers", signedRequest(t, "GET", objURL, rwKey, rwSecret, nil, now, big), 400, "RequestHeaderSectionTooLarge"},
 		{"oversize metadata", signedRequest(t, "PUT", objURL, rwKey, rwSecret, []byte("x"), now, meta), 400, "MetadataTooLarge"},
-		{"list objects v1 unsupported", signedRequest(t, "GET", e.url("/"+aliasData+"?prefix=a"), rwKey, rwSecret, nil, now, nil), 501, "NotImplemented"},
 	}
 	e.emu.ResetStats()
 	for _, tt := range tests {
@@ -180,5 +183,46 @@ func TestBodyHashMismatch(t *testing.T) {
 		if st, b, _ := rw.do(t, "GET", aliasData, "mismatch", "", nil, nil); st != 404 {
 			t.Fatalf("size %d: object exists after a refused upload: %d %q", size, st, b)
 		}
+	}
+}
+
+// TestDenyUnlisted: with buckets.default deny, only aliases (and their
+// targets) and allowed buckets are reachable; the rest never reach upstream.
+func TestDenyUnlisted(t *testing.T) {
+	e := newEnv(t, envConfig{proxy: func(o *proxy.Options) { o.DenyUnlisted = true }})
+	rw := &rawClient{endpoint: e.srv.URL, key: rwKey, secret: rwSecret}
+	rw.put(t, aliasData, "deny/k", []byte("v"))
+	if got := rw.get(t, bucketData, "deny/k"); string(got) != "v" {
+		t.Fatalf("alias target: %q", got)
+	}
+	e.emu.ResetStats()
+	status, body, _ := rw.do(t, "GET", bucketOther, "deny/k", "", nil, nil)
+	if status != 403 || s3Code(body) != "AccessDenied" {
+		t.Fatalf("unlisted bucket: %d %s, want 403 AccessDenied", status, body)
+	}
+	if st := e.emu.Stats(); total(st.Requests)+total(st.Rejections)+total(st.CreateSessions) != 0 {
+		t.Fatalf("unlisted bucket reached the emulator: %+v", st)
+	}
+}
+
+// TestUpstreamUnreachable: with the endpoint gone, clients get a retryable
+// 503 ServiceUnavailable in S3 XML, not a Go error string.
+func TestUpstreamUnreachable(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	rw := &rawClient{endpoint: e.srv.URL, key: rwKey, secret: rwSecret}
+	rw.put(t, aliasData, "gone/k", []byte("v")) // a cached session: the data call itself fails
+	if err := e.emu.Close(); err != nil {
+		t.Fatal(err)
+	}
+	status, body, _ := rw.do(t, "GET", aliasData, "gone/k", "", nil, nil)
+	if status != 503 || s3Code(body) != "ServiceUnavailable" {
+		t.Fatalf("got %d %s, want 503 ServiceUnavailable", status, body)
+	}
+	status, body, _ = rw.do(t, "GET", bucketOther, "k", "", nil, nil) // CreateSession fails
+	if status != 503 || s3Code(body) != "ServiceUnavailable" {
+		t.Fatalf("cold bucket: got %d %s, want 503 ServiceUnavailable", status, body)
+	}
+	if strings.Contains(string(body), "dial") || strings.Contains(string(body), "127.0.0.1") {
+		t.Fatalf("error body leaks transport details: %s", body)
 	}
 }

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -12,6 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/minio/minio-go/v7"
+	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/s3xproxy/s3xproxy/proxy"
 )
 
 // TestPresignedURLs: SigV4 presigned GET and PUT URLs made by the SDK and
@@ -84,4 +90,40 @@ type backdated struct {
 
 func (b backdated) PresignHTTP(ctx context.Context, creds aws.Credentials, r *http.Request, payloadHash, service, region string, at time.Time, optFns ...func(*v4.SignerOptions)) (string, http.Header, error) {
 	return b.next.PresignHTTP(ctx, creds, r, payloadHash, service, region, at.Add(-b.d), optFns...)
+}
+
+// TestSigV2Client: a SigV2 client (minio-go's V2 signer) works when SigV2
+// is enabled, and is refused with a clear error when it is not.
+func TestSigV2Client(t *testing.T) {
+	for _, enabled := range []bool{true, false} {
+		t.Run(fmt.Sprintf("sigv2=%v", enabled), func(t *testing.T) {
+			e := newEnv(t, envConfig{proxy: func(o *proxy.Options) { o.SigV2 = enabled }})
+			u, _ := url.Parse(e.srv.URL)
+			c, err := minio.New(u.Host, &minio.Options{Creds: miniocreds.NewStaticV2(rwKey, rwSecret, ""),
+				Region: region, BucketLookup: minio.BucketLookupPath, MaxRetries: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			_, err = c.PutObject(ctx, aliasData, "v2/k", strings.NewReader("sigv2 body"), 10, minio.PutObjectOptions{DisableMultipart: true})
+			if !enabled {
+				var me minio.ErrorResponse
+				if !errors.As(err, &me) || me.Code != "InvalidRequest" {
+					t.Fatalf("SigV2 while disabled: %v, want InvalidRequest", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("SigV2 PutObject: %v", err)
+			}
+			mc := &minioClient{c: c}
+			if got := mc.get(t, aliasData, "v2/k"); string(got) != "sigv2 body" {
+				t.Fatalf("SigV2 GetObject: %q", got)
+			}
+			if recs := e.recs.all(); recs[len(recs)-1].AuthType != "sigv2" {
+				t.Fatalf("auth type %q, want sigv2", recs[len(recs)-1].AuthType)
+			}
+			assertNoSecretsLogged(t, e)
+		})
+	}
 }

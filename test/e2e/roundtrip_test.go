@@ -63,6 +63,11 @@ func TestClientsRoundTrip(t *testing.T) {
 	if n := total(st.CreateSessions); n != 1 {
 		t.Errorf("CreateSession calls = %d (%v), want 1 for one bucket and mode", n, st.CreateSessions)
 	}
+	for _, rec := range e.recs.all() {
+		if rec.Operation == "CreateSession" || rec.AuthType != "sigv4" {
+			t.Errorf("a client sent %s with %s auth: the SDK is not in plain path-style SigV4 mode", rec.Operation, rec.AuthType)
+		}
+	}
 	assertNoSecretsLogged(t, e)
 }
 

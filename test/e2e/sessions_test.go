@@ -144,6 +144,7 @@ func TestSessionExpiredBehindBack(t *testing.T) {
 		retried bool
 	}{
 		{"GET", "GET", nil, nil, 200, true},
+		{"HEAD", "HEAD", nil, nil, 200, true},
 		{"small PUT from the replay buffer", "PUT", payload(10<<10, 1), nil, 200, true},
 		{"large PUT not replayable", "PUT", payload(256<<10, 2), nil, 400, false},
 		{"large PUT with 100-continue", "PUT", payload(256<<10, 3), http.Header{"Expect": {"100-continue"}}, 200, true},
@@ -153,7 +154,7 @@ func TestSessionExpiredBehindBack(t *testing.T) {
 			e.emu.ExpireSessions()
 			e.emu.ResetStats()
 			key := "expire/" + tt.name
-			if tt.method == "GET" {
+			if tt.method == "GET" || tt.method == "HEAD" {
 				key = "expire/k"
 			}
 			req := signedRequest(t, tt.method, e.url("/"+aliasData+"/"+signing.EncodePath(key)), rwKey, rwSecret, tt.body, time.Now(), tt.hdr)

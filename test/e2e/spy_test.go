@@ -50,6 +50,11 @@ func (s *spy) headers(h http.Header, rawQuery string) {
 	for _, m := range sigRe.FindAllStringSubmatch(h.Get("Authorization"), -1) {
 		s.add(m[1])
 	}
+	if a := h.Get("Authorization"); strings.HasPrefix(a, "AWS ") {
+		if _, sig, ok := strings.Cut(a, ":"); ok {
+			s.add(sig) // SigV2
+		}
+	}
 	for _, k := range []string{"X-Amz-S3session-Token", "X-Amz-Security-Token"} {
 		s.add(h.Get(k))
 	}

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -269,9 +268,24 @@ func ControlHost(region string) string { return "s3express-control." + region + 
 
 // newRequestID returns a 40-hex-character id like S3 Express ones.
 func (e *Emulator) newRequestID() string {
-	return e.idPrefix + fmt.Sprintf("%024x", e.idSeq.add(1))
+	var b [40]byte
+	copy(b[:], e.idPrefix)
+	n := uint64(e.idSeq.add(1))
+	const hexdig = "0123456789abcdef"
+	for i := 39; i >= 16; i-- {
+		b[i] = hexdig[n&15]
+		n >>= 4
+	}
+	return string(b[:])
 }
 
+// hostIDFor derives the x-amz-id-2 value from a request ID: S3 Express
+// returns a short opaque string there (protocol notes 8).
 func hostIDFor(reqID string) string {
-	return strings.ToUpper(reqID[len(reqID)-15:])
+	var b [16]byte
+	const alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for i := range b {
+		b[i] = alpha[(int(reqID[i])*7+int(reqID[39-i])*13+i)&63]
+	}
+	return string(b[:])
 }

@@ -118,8 +118,34 @@ func (rc *reqCtx) getObject() *s3Error {
 	if !partial {
 		br = full
 	}
+	rc.setObjectHeaders(o, partial)
+	h.Set("Content-Length", strconv.FormatInt(br.n, 10))
+	status := http.StatusOK
+	if partial {
+		h.Set("Content-Range", "bytes "+strconv.FormatInt(br.off, 10)+"-"+strconv.FormatInt(br.off+br.n-1, 10)+"/"+strconv.FormatInt(o.size, 10))
+		status = http.StatusPartialContent
+	}
+	rc.w.WriteHeader(status)
+	if rc.r.Method == http.MethodHead || br.n == 0 {
+		return nil
+	}
+	if mb, ok := o.data.(*memBlob); ok { // fast path: no copy buffer
+		if _, werr := rc.w.Write(mb.b[br.off : br.off+br.n]); werr != nil {
+			panic(http.ErrAbortHandler)
+		}
+		return nil
+	}
+	if _, werr := io.Copy(rc.w, io.NewSectionReader(rd, br.off, br.n)); werr != nil {
+		panic(http.ErrAbortHandler) // client went away or storage failed mid-body
+	}
+	return nil
+}
+
+// setObjectHeaders sets the stored and computed headers of a GET/HEAD.
+func (rc *reqCtx) setObjectHeaders(o *object, partial bool) {
+	h := rc.w.Header()
 	for k, v := range o.headers {
-		h[k] = v
+		h[k] = append([]string(nil), v...) // stored headers are shared by copies
 	}
 	for _, ov := range responseOverrides {
 		if v := rc.q.get(ov[0]); v != "" {
@@ -139,20 +165,6 @@ func (rc *reqCtx) getObject() *s3Error {
 			rc.setChecksumHeaders(o.checksum)
 		}
 	}
-	h.Set("Content-Length", strconv.FormatInt(br.n, 10))
-	status := http.StatusOK
-	if partial {
-		h.Set("Content-Range", "bytes "+strconv.FormatInt(br.off, 10)+"-"+strconv.FormatInt(br.off+br.n-1, 10)+"/"+strconv.FormatInt(o.size, 10))
-		status = http.StatusPartialContent
-	}
-	rc.w.WriteHeader(status)
-	if rc.r.Method == http.MethodHead || br.n == 0 {
-		return nil
-	}
-	if _, werr := io.Copy(rc.w, io.NewSectionReader(rd, br.off, br.n)); werr != nil {
-		panic(http.ErrAbortHandler) // client went away or storage failed mid-body
-	}
-	return nil
 }
 
 // readRange resolves Range or partNumber for a GET/HEAD.

@@ -279,6 +279,35 @@ func (rc *reqCtx) listObjectsV1() *s3Error {
 	return rc.writeXML(res)
 }
 
+// collectUploads returns the upload entries (name key+"\x00"+id) and
+// common prefixes under p, in listing order, and the uploads by ID.
+func (b *bucket) collectUploads(p listParams) ([]listEntry, map[string]*upload) {
+	var entries []listEntry
+	seen := map[string]bool{}
+	uploads := map[string]*upload{}
+	b.mu.RLock()
+	for _, u := range b.uploads {
+		if !strings.HasPrefix(u.key, p.prefix) {
+			continue
+		}
+		if p.delim != "" {
+			if i := strings.Index(u.key[len(p.prefix):], p.delim); i >= 0 {
+				cp := u.key[:len(p.prefix)+i+len(p.delim)]
+				if !seen[cp] {
+					seen[cp] = true
+					entries = append(entries, listEntry{name: cp, prefix: true})
+				}
+				continue
+			}
+		}
+		uploads[u.id] = u
+		entries = append(entries, listEntry{name: u.key + "\x00" + u.id})
+	}
+	b.mu.RUnlock()
+	b.sortEntries(entries)
+	return entries, uploads
+}
+
 type listUploadsResult struct {
 	XMLName            xml.Name       `xml:"ListMultipartUploadsResult"`
 	NS                 string         `xml:"xmlns,attr"`
@@ -318,28 +347,7 @@ func (rc *reqCtx) listMultipartUploads() *s3Error {
 	if rc.b.directory && rc.q.get("upload-id-marker") != "" {
 		return newErr(http.StatusBadRequest, "InvalidArgument", "upload-id-marker is not supported for directory buckets")
 	}
-	var entries []listEntry
-	seen := map[string]bool{}
-	rc.b.mu.RLock()
-	for _, u := range rc.b.uploads {
-		if !strings.HasPrefix(u.key, p.prefix) {
-			continue
-		}
-		if p.delim != "" {
-			if i := strings.Index(u.key[len(p.prefix):], p.delim); i >= 0 {
-				cp := u.key[:len(p.prefix)+i+len(p.delim)]
-				if !seen[cp] {
-					seen[cp] = true
-					entries = append(entries, listEntry{name: cp, prefix: true})
-				}
-				continue
-			}
-		}
-		entries = append(entries, listEntry{name: u.key + "\x00" + u.id})
-	}
-	uploads := rc.b.uploads
-	rc.b.mu.RUnlock()
-	rc.b.sortEntries(entries)
+	entries, uploads := rc.b.collectUploads(p)
 	marker := rc.q.get("key-marker")
 	if marker != "" {
 		pos, ok := decodeToken(marker)
@@ -360,12 +368,7 @@ func (rc *reqCtx) listMultipartUploads() *s3Error {
 			continue
 		}
 		key, id, _ := strings.Cut(e.name, "\x00")
-		rc.b.mu.RLock()
 		u := uploads[id]
-		rc.b.mu.RUnlock()
-		if u == nil {
-			continue
-		}
 		res.Uploads = append(res.Uploads, uploadEntry{Key: p.enc(key), UploadID: id, Initiator: owner{ownerID}, Owner: owner{ownerID},
 			StorageClass: rc.storageClass(), Initiated: s3Time(u.initiated), ChecksumAlgorithm: u.alg, ChecksumType: u.ctype})
 	}

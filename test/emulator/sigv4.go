@@ -88,6 +88,13 @@ func parseSignature(r *http.Request, q *query) (*sigInput, *s3Error) {
 	}
 	s.signedHeaders = strings.Split(signed, ";")
 	s.amzDate = r.Header.Get("X-Amz-Date")
+	if s.amzDate == "" {
+		// SigV4 allows the Date header instead; the string to sign then
+		// carries it in ISO 8601 basic form.
+		if t, err := http.ParseTime(r.Header.Get("Date")); err == nil {
+			s.amzDate = t.UTC().Format(amzDateFormat)
+		}
+	}
 	s.payloadHash = r.Header.Get("X-Amz-Content-Sha256")
 	if s.payloadHash == "" {
 		return nil, newErr(http.StatusBadRequest, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256")

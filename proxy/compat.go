@@ -1,0 +1,190 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/s3xproxy/s3xproxy/proxy/compat"
+	"github.com/s3xproxy/s3xproxy/proxy/localsession"
+	"github.com/s3xproxy/s3xproxy/proxy/route"
+	"github.com/s3xproxy/s3xproxy/session"
+)
+
+// This file wires the legacy-compatibility layer (proxy/compat) and the
+// proxy's own S3 Express sessions (proxy/localsession) into the pipeline's
+// seams: default shims run before the caller's Options.Shims, default
+// handlers fill the operations the caller's Options.Handlers leaves empty,
+// and the local session store is the last KeyLookup.
+
+// newLocalSessions returns the store of proxy-issued sessions. A session's
+// Principal is the caller's *Credential narrowed to the session's bucket
+// and, for ReadOnly, to read access, so the ordinary bucket and access
+// checks enforce its scope: a token replayed on another bucket or a
+// ReadOnly session writing gets 403 AccessDenied.
+func newLocalSessions(ttl time.Duration) *localsession.Store {
+	return localsession.NewStore(localsession.Options{
+		TTL: ttl,
+		Principal: func(s *localsession.Session) any {
+			c, _ := s.Principal.(*Credential)
+			if c == nil {
+				return nil // grants nothing (authenticate refuses it)
+			}
+			scoped := *c
+			scoped.Buckets = []string{s.Bucket}
+			if s.Mode == session.ReadOnly {
+				scoped.Access = AccessRead
+			}
+			return &scoped
+		},
+	})
+}
+
+// defaultShims are the request shims every forwarded request passes,
+// ahead of Options.Shims.
+func defaultShims() []RequestShim {
+	return []RequestShim{shimACL, shimContentMD5, shimDeleteObjects}
+}
+
+// shimACL drops x-amz-acl: private / bucket-owner-full-control and refuses
+// other ACLs and grants with 501 (directory buckets support no ACLs).
+func shimACL(req *Request) error { return compat.ACL(req.Header) }
+
+// shimContentMD5 verifies Content-MD5 while the body streams and drops the
+// header (directory buckets answer 501 to it). DeleteObjects keeps it for
+// shimDeleteObjects.
+func shimContentMD5(req *Request) error {
+	if req.Op.Name == "DeleteObjects" {
+		return nil
+	}
+	body, err := compat.ContentMD5(req.Header, req.Body)
+	if err != nil {
+		return err
+	}
+	req.Body = body
+	return nil
+}
+
+// shimDeleteObjects replaces DeleteObjects' Content-MD5 with
+// x-amz-checksum-crc32 (bounded body buffer, see compat.DeleteObjectsChecksum).
+func shimDeleteObjects(req *Request) error {
+	if req.Op.Name != "DeleteObjects" {
+		return nil
+	}
+	body, n, err := compat.DeleteObjectsChecksum(req.Header, req.Body, req.ContentLength, 0)
+	if err != nil {
+		return err
+	}
+	req.Body, req.ContentLength = body, n
+	return nil
+}
+
+// defaultHandlers answers the operations directory buckets refuse or that
+// the proxy serves itself.
+func (p *Proxy) defaultHandlers(store *localsession.Store) map[string]Handler {
+	lister := compat.NewLister(compat.ListerOptions{})
+	return map[string]Handler{
+		"ListObjects": func(w http.ResponseWriter, req *Request) error {
+			return lister.ListObjectsV1(w, req.In, p.upstreamFor(req), req.Bucket, req.Query)
+		},
+		"ListObjectsV2": func(w http.ResponseWriter, req *Request) error {
+			return lister.ListObjectsV2(w, req.In, p.upstreamFor(req), req.Bucket, req.Query)
+		},
+		"ListBuckets": p.listBuckets,
+		"CreateSession": func(w http.ResponseWriter, req *Request) error {
+			res := localsession.Request{
+				AccessKeyID: req.Identity,
+				Bucket:      req.Target.Bucket,
+				CanWrite:    req.Access == AccessReadWrite,
+				Now:         p.now(),
+			}
+			if c := p.credentialOf(req); c != nil {
+				res.Principal = c
+			}
+			return store.ServeCreateSession(w, req.In, res)
+		},
+	}
+}
+
+// credentialOf is the local credential that authenticated req (nil for
+// anonymous requests).
+func (p *Proxy) credentialOf(req *Request) *Credential {
+	if key, ok := p.keys.LookupKey(req.Identity); ok {
+		c, _ := key.Principal.(*Credential)
+		return c
+	}
+	return nil
+}
+
+// listBuckets answers ListBuckets from ListDirectoryBuckets in the default
+// region and the regions of configured zones, merged with the aliases the
+// identity may see.
+func (p *Proxy) listBuckets(w http.ResponseWriter, req *Request) error {
+	cred := p.credentialOf(req)
+	in := compat.ListBucketsInput{Regions: p.regions()}
+	for _, a := range p.opts.Aliases {
+		in.Aliases = append(in.Aliases, compat.AliasBucket{Name: a.Name, Target: a.Target})
+	}
+	in.Visible = func(name string) bool {
+		t, err := p.router.Resolve(name)
+		if err != nil {
+			return false
+		}
+		return p.access(cred, name, t) != AccessNone
+	}
+	return compat.ListBuckets(w, req.In, p.upstreamFor(req), in)
+}
+
+// regions is the default region followed by every region named in the
+// zone table.
+func (p *Proxy) regions() []string {
+	out := []string{p.opts.Region}
+	for _, r := range p.opts.Zones {
+		out = append(out, r)
+	}
+	return out
+}
+
+// upstreamFor adapts Proxy.Upstream to compat.Upstream for one request:
+// bucket calls go to the request's routed target with its session mode,
+// control calls to the region's control endpoint, IAM-signed.
+func (p *Proxy) upstreamFor(req *Request) compat.Upstream {
+	return &requestUpstream{p: p, target: req.Target, mode: p.sessionMode(req.Access)}
+}
+
+type requestUpstream struct {
+	p      *Proxy
+	target route.Target
+	mode   session.Mode
+}
+
+func (u *requestUpstream) Bucket(ctx context.Context, _ string, method, key, rawQuery string, h http.Header) (*http.Response, error) {
+	return u.p.Upstream(ctx, u.target, newUpstreamRequest(ctx, method, "/"+key, rawQuery, h), SignSession, u.mode)
+}
+
+func (u *requestUpstream) Control(ctx context.Context, region, method, path, rawQuery string) (*http.Response, error) {
+	t := u.p.router.Control(region)
+	return u.p.Upstream(ctx, t, newUpstreamRequest(ctx, method, path, rawQuery, nil), SignIAM, session.ReadWrite)
+}
+
+func newUpstreamRequest(ctx context.Context, method, path, rawQuery string, h http.Header) *http.Request {
+	if h == nil {
+		h = make(http.Header)
+	}
+	return (&http.Request{
+		Method: method,
+		URL:    &url.URL{Path: path, RawQuery: rawQuery},
+		Header: h,
+		Host:   "",
+	}).WithContext(ctx)
+}
+
+// sessionMode is the session mode for an identity with access a, under
+// Options.SessionMode.
+func (p *Proxy) sessionMode(a Access) session.Mode {
+	if a == AccessRead && p.opts.SessionMode == SessionModeAuto {
+		return session.ReadOnly
+	}
+	return session.ReadWrite
+}

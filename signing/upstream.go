@@ -1,0 +1,44 @@
+package signing
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// SetUpstreamHeaders rewrites the payload headers of an outbound request h
+// to describe res.Body: x-amz-content-sha256 (UpstreamContentSHA256),
+// x-amz-decoded-content-length and x-amz-trailer (set for aws-chunked
+// bodies, removed otherwise), and the aws-chunked content-coding (removed
+// from Content-Encoding when Body is the decoded payload, kept when it is
+// aws-chunked). Content-Length itself is the caller's (res.ContentLength).
+func (res *Result) SetUpstreamHeaders(h http.Header) {
+	h.Set(HeaderContentSHA256, res.UpstreamContentSHA256)
+	chunked := res.UpstreamContentSHA256 == StreamingUnsignedTrailer
+	if chunked && res.DecodedContentLength >= 0 {
+		h.Set("X-Amz-Decoded-Content-Length", strconv.FormatInt(res.DecodedContentLength, 10))
+	} else {
+		h.Del("X-Amz-Decoded-Content-Length")
+	}
+	if chunked && res.Trailer != "" {
+		h.Set("X-Amz-Trailer", res.Trailer)
+	} else {
+		h.Del("X-Amz-Trailer")
+	}
+	var codings []string
+	for _, v := range h.Values("Content-Encoding") {
+		for _, c := range strings.Split(v, ",") {
+			if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "aws-chunked") {
+				codings = append(codings, c)
+			}
+		}
+	}
+	if chunked {
+		codings = append([]string{"aws-chunked"}, codings...)
+	}
+	if len(codings) == 0 {
+		h.Del("Content-Encoding")
+	} else {
+		h.Set("Content-Encoding", strings.Join(codings, ","))
+	}
+}
