@@ -41,11 +41,19 @@ type chunkChain struct {
 	key     *derivedKey
 	amzDate string
 	prev    [64]byte
+	// skipVerify accepts every signature. Only the parser fuzz test sets it:
+	// a client holding a valid key can sign any malformed stream, so the
+	// parser behind the signature check must be fuzzed too.
+	skipVerify bool
 }
 
 // verifyNext checks sig over the string to sign made of header (algorithm
 // line) and the given hex hashes, and advances the chain.
 func (c *chunkChain) verifyNext(algorithm string, sig *[64]byte, hexHashes ...[]byte) error {
+	if c.skipVerify {
+		c.prev = *sig
+		return nil
+	}
 	sc := getScratch()
 	defer putScratch(sc)
 	b := append(sc.sts[:0], algorithm...)

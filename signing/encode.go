@@ -2,6 +2,7 @@ package signing
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -219,4 +220,18 @@ func queryValue(rawQuery, name string) (string, bool, error) {
 		return dv, err == nil, err
 	}
 	return "", false, nil
+}
+
+// CanonicalQuery returns rawQuery in SigV4 canonical form: parameters
+// decoded as url.ParseQuery does ('+' is a space, empty components dropped),
+// re-encoded (unreserved kept, everything else %XX uppercase), sorted by name
+// then value, a parameter without '=' given an empty value. Sending this as
+// the upstream RawQuery makes the wire query exactly the signed one. A
+// malformed %-escape is an error.
+func CanonicalQuery(rawQuery string) (string, error) {
+	params, err := canonicalQueryParams(nil, rawQuery, nil)
+	if err != nil {
+		return "", fmt.Errorf("signing: query: %w", err)
+	}
+	return string(appendCanonicalQuery(make([]byte, 0, len(rawQuery)+8), params)), nil
 }

@@ -73,6 +73,9 @@ func TestCanonicalQuery(t *testing.T) {
 			}
 		})
 	}
+	if got, err := CanonicalQuery("prefix=a+b&list-type=2&delimiter=/"); err != nil || got != "delimiter=%2F&list-type=2&prefix=a%20b" {
+		t.Errorf("CanonicalQuery = %q, %v", got, err)
+	}
 	if _, err := canonicalQueryParams(nil, "a=%g1", nil); !errors.Is(err, errBadEscape) {
 		t.Errorf("bad escape: err = %v", err)
 	}

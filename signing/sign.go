@@ -68,7 +68,7 @@ func (s *Signer) SignSession(req *http.Request, creds aws.Credentials, region st
 		return ErrNoSessionToken
 	}
 	h := prepareHeaders(req)
-	h.Del(HeaderSecurityToken)
+	delete(h, HeaderSecurityToken)
 	h[HeaderS3SessionToken] = append(h[HeaderS3SessionToken][:0], creds.SessionToken)
 	// The token is a signed header, not the SDK's X-Amz-Security-Token.
 	creds.SessionToken = ""
@@ -80,11 +80,11 @@ func (s *Signer) SignSession(req *http.Request, creds aws.Credentials, region st
 // x-amz-s3session-token. Same path and payload rules as SignSession.
 func (s *Signer) SignIAM(req *http.Request, creds aws.Credentials, service, region string, now time.Time) error {
 	h := prepareHeaders(req)
-	h.Del(HeaderS3SessionToken)
+	delete(h, HeaderS3SessionToken)
 	if creds.SessionToken != "" {
 		h[HeaderSecurityToken] = append(h[HeaderSecurityToken][:0], creds.SessionToken)
 	} else {
-		h.Del(HeaderSecurityToken)
+		delete(h, HeaderSecurityToken)
 	}
 	return s.sign(req, creds, service, region, now)
 }
@@ -94,9 +94,11 @@ func prepareHeaders(req *http.Request) http.Header {
 	if req.Header == nil {
 		req.Header = make(http.Header)
 	}
+	// The constants are canonical keys, so delete is what Header.Del does
+	// without re-validating them.
 	h := req.Header
-	h.Del("Authorization")
-	h.Del("X-Amz-Date")
+	delete(h, "Authorization")
+	delete(h, "X-Amz-Date")
 	if v := h[HeaderContentSHA256]; len(v) == 0 || v[0] == "" {
 		h[HeaderContentSHA256] = []string{UnsignedPayload}
 	}

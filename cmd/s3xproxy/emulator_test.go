@@ -29,7 +29,7 @@ func TestEmulatorCommand(t *testing.T) {
 	}()
 	sc := bufio.NewScanner(pr)
 	var s3Addr, adminAddr string
-	for sc.Scan() && adminAddr == "" {
+	for adminAddr == "" && sc.Scan() {
 		line := sc.Text()
 		if a, ok := strings.CutPrefix(line, "emulator listening on https://"); ok {
 			s3Addr = a

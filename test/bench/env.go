@@ -30,17 +30,16 @@ type envOptions struct {
 // env is a running emulator, proxy and bare hop, each a separate process on
 // loopback, plus one client per path.
 type env struct {
-	opts                 envOptions
-	emu, proxy, bare     *proc
-	emuAddr, emuAdmin    string
-	proxyAddr, proxyAdm  string
-	bareAddr             string
-	caFile               string
-	clients              map[pathKind]*client
-	dir                  string
-	logDir               string
-	pprofAvailable       bool
-	proxyMetricsAvailble bool
+	opts                envOptions
+	emu, proxy, bare    *proc
+	emuAddr, emuAdmin   string
+	proxyAddr, proxyAdm string
+	bareAddr            string
+	caFile              string
+	clients             map[pathKind]*client
+	dir                 string
+	// pprofAvailable: s3xproxy's admin listener serves /debug/pprof.
+	pprofAvailable bool
 }
 
 // startEnv starts an environment. cfg supplies the binary, the log directory
@@ -54,7 +53,7 @@ func startEnv(cfg *config, o envOptions) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &env{opts: o, dir: dir, logDir: dir,
+	e := &env{opts: o, dir: dir,
 		emuAddr: addrs[0], emuAdmin: addrs[1], proxyAddr: addrs[2], proxyAdm: addrs[3], bareAddr: addrs[4]}
 	ok := false
 	defer func() {
@@ -102,8 +101,9 @@ func startEnv(cfg *config, o envOptions) (*env, error) {
 	if err := e.proxy.waitReady(30*time.Second, tcpProbe(e.proxyAddr)); err != nil {
 		return nil, err
 	}
-	if tcpProbe(e.proxyAdm)() == nil {
-		e.proxyMetricsAvailble = httpProbe("http://"+e.proxyAdm+"/metrics")() == nil
+	// The admin listener may come up a moment after the data listener; it
+	// is optional (metrics and profiles only), so its absence is not fatal.
+	if e.proxy.waitReady(5*time.Second, tcpProbe(e.proxyAdm)) == nil {
 		e.pprofAvailable = httpGetOK("http://" + e.proxyAdm + "/debug/pprof/cmdline")
 	}
 

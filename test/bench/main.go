@@ -48,6 +48,7 @@ type config struct {
 	bin        string // the s3xproxy binary
 	self       string // this harness's executable (for --bare-hop)
 	microBench string
+	microPkgs  string
 	microTime  string
 
 	largeSize    int64
@@ -114,7 +115,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory (configs, process logs)")
 	fs.DurationVar(&c.timeout, "timeout", 55*time.Minute, "stop the run after this long (partial results are still reported)")
 	fs.StringVar(&c.binFlag, "bin", "", "use this s3xproxy binary instead of building one")
-	fs.StringVar(&c.microBench, "micro-bench", "BenchmarkSign", "go test -bench pattern for the signing micro-benchmarks")
+	fs.StringVar(&c.microBench, "micro-bench", ".", "go test -bench pattern for the micro-benchmarks")
+	fs.StringVar(&c.microPkgs, "micro-pkgs", "./signing/,./proxy/", "packages whose micro-benchmarks run (signing: sign, verify, aws-chunked)")
 	fs.StringVar(&c.microTime, "micro-benchtime", "1s", "go test -benchtime for the micro-benchmarks")
 	fs.StringVar(&largeSize, "large-size", "", "large object size (default 1GiB, quick 64MiB)")
 	fs.StringVar(&tlsLarge, "tls-large-size", "", "large object size with TLS upstream (default: --large-size)")

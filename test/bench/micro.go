@@ -15,7 +15,10 @@ import (
 func runMicro(ctx context.Context, cfg *config, res *Results) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	for _, pkg := range []string{"./signing/"} {
+	for _, pkg := range strings.Split(cfg.microPkgs, ",") {
+		if pkg = strings.TrimSpace(pkg); pkg == "" {
+			continue
+		}
 		cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", cfg.microBench,
 			"-benchmem", "-benchtime", cfg.microTime, pkg)
 		cmd.Dir = cfg.root

@@ -251,3 +251,13 @@ func (s *rssSampler) stop() int64 {
 	defer s.mu.Unlock()
 	return s.max
 }
+
+// openFDs counts the process's open file descriptors (mostly sockets: a
+// proxy's client and upstream connections), -1 if unreadable.
+func openFDs(pid int) int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}

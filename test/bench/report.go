@@ -52,9 +52,9 @@ func printTables(w io.Writer, res *Results) {
 			r.SessionTTL, r.RefreshBefore, r.Duration, r.Conc, r.RPS, r.CreateSessions, r.Bound, r.MedianP99us, r.MaxP99us, r.MaxOverMedian)
 	}
 	if b := res.Buckets; b != nil {
-		fmt.Fprintf(tw, "\nMANY BUCKETS: %d buckets, %d requests at %.0f req/s, %d CreateSession (bound %.0f), cache size %.0f, RSS %.1f→%.1f MiB, %.0f B RSS/session, %.0f B heap/session\n",
+		fmt.Fprintf(tw, "\nMANY BUCKETS: %d buckets, %d requests at %.0f req/s, %d CreateSession (bound %.0f), cache size %.0f, RSS %.1f→%.1f MiB, %.0f B RSS/session, %.0f B heap/session, open fds %d→%d\n",
 			b.Buckets, b.Requests, b.RPS, b.CreateSessions, b.Bound, b.CacheSize,
-			float64(b.RSSBefore)/(1<<20), float64(b.RSSAfter)/(1<<20), b.RSSPerSession, b.HeapPerSession)
+			float64(b.RSSBefore)/(1<<20), float64(b.RSSAfter)/(1<<20), b.RSSPerSession, b.HeapPerSession, b.FDsBefore, b.FDsAfter)
 	}
 	for _, m := range res.Micro {
 		fmt.Fprintf(tw, "\nMICRO %s %s: %.0f ns/op, %.0f B/op, %.0f allocs/op\n", m.Package, m.Name, m.NsPerOp, m.BytesPerOp, m.AllocsPerOp)
@@ -177,9 +177,11 @@ func markdownSection(res *Results, chartRef string) string {
 	}
 	if bk := res.Buckets; bk != nil {
 		fmt.Fprintf(&b, "\n### Many buckets (scenario 4)\n\n%d buckets round-robin, %d 4 KiB PUTs at %.0f req/s, %d errors: **%d CreateSession calls** "+
-			"(bound %.0f), session cache size %.0f (%s), s3xproxy RSS %.1f → %.1f MiB: **%.0f B RSS per session** (%.0f B Go heap in use per session).\n",
+			"(bound %.0f), session cache size %.0f (%s), s3xproxy RSS %.1f → %.1f MiB: **%.0f B RSS per session** (%.0f B Go heap in use per session); "+
+			"open file descriptors %d → %d. Each bucket is its own Zonal host and so its own upstream connection pool: "+
+			"the per-session figures include those connections and their buffers, not only the cache entry.\n",
 			bk.Buckets, bk.Requests, bk.RPS, bk.Errors, bk.CreateSessions, bk.Bound, bk.CacheSize, orNA(bk.CacheMetric),
-			float64(bk.RSSBefore)/(1<<20), float64(bk.RSSAfter)/(1<<20), bk.RSSPerSession, bk.HeapPerSession)
+			float64(bk.RSSBefore)/(1<<20), float64(bk.RSSAfter)/(1<<20), bk.RSSPerSession, bk.HeapPerSession, bk.FDsBefore, bk.FDsAfter)
 	}
 	if len(res.Micro) > 0 {
 		b.WriteString("\n### Micro-benchmarks\n\n| package | benchmark | ns/op | B/op | allocs/op |\n|---|---|---:|---:|---:|\n")

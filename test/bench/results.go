@@ -148,6 +148,11 @@ type Buckets struct {
 	RSSAfter       int64   `json:"rss_after_bytes"`
 	RSSPerSession  float64 `json:"rss_per_session_bytes"`
 	HeapPerSession float64 `json:"heap_inuse_per_session_bytes,omitempty"`
+	// FDsBefore/After are s3xproxy's open file descriptors (client and
+	// upstream sockets): each bucket is its own Zonal host, so its own
+	// upstream connection pool, and connections weigh on RSS too.
+	FDsBefore int `json:"open_fds_before"`
+	FDsAfter  int `json:"open_fds_after"`
 }
 
 // Micro is one Go micro-benchmark line.

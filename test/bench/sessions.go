@@ -120,6 +120,7 @@ func runBuckets(ctx context.Context, cfg *config, res *Results) error {
 		return err
 	}
 	heap0, heapOK := e.proxyMetric("go_memstats_heap_inuse_bytes")
+	fd0 := openFDs(e.proxy.pid())
 	cs0, _, err := e.createSessions()
 	if err != nil {
 		return err
@@ -133,13 +134,14 @@ func runBuckets(ctx context.Context, cfg *config, res *Results) error {
 	time.Sleep(200 * time.Millisecond)
 	st1, _ := readProcStat(e.proxy.pid())
 	heap1, _ := e.proxyMetric("go_memstats_heap_inuse_bytes")
+	fd1 := openFDs(e.proxy.pid())
 	cs1, _, err := e.createSessions()
 	if err != nil {
 		return err
 	}
 	b := &Buckets{Buckets: n, Requests: lr.Ops, Errors: lr.Errors, Seconds: lr.Elapsed.Seconds(),
 		RPS: float64(lr.Ops) / lr.Elapsed.Seconds(), CreateSessions: cs1 - cs0,
-		RSSBefore: st0.RSS, RSSAfter: st1.RSS}
+		RSSBefore: st0.RSS, RSSAfter: st1.RSS, FDsBefore: fd0, FDsAfter: fd1}
 	if lr.Errors > 0 {
 		b.Error = fmt.Sprintf("%d errors, first: %s", lr.Errors, lr.FirstErr)
 	}
@@ -156,9 +158,9 @@ func runBuckets(ctx context.Context, cfg *config, res *Results) error {
 		}
 	}
 	res.Buckets = b
-	logf("buckets: %d buckets, %d requests (%.0f req/s), %d CreateSession (bound %.0f), cache %.0f, RSS %d→%d KiB, %.0f B RSS/session, %.0f B heap/session%s",
+	logf("buckets: %d buckets, %d requests (%.0f req/s), %d CreateSession (bound %.0f), cache %.0f, RSS %d→%d KiB, %.0f B RSS/session, %.0f B heap/session, fds %d→%d%s",
 		n, b.Requests, b.RPS, b.CreateSessions, b.Bound, b.CacheSize, b.RSSBefore>>10, b.RSSAfter>>10, b.RSSPerSession, b.HeapPerSession,
-		prefixed("; ", b.Error))
+		fd0, fd1, prefixed("; ", b.Error))
 	return nil
 }
 

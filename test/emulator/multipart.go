@@ -390,11 +390,16 @@ func (rc *reqCtx) abortMultipartUpload() *s3Error {
 		rc.b.mu.Unlock()
 		return errNoSuchUpload
 	}
-	delete(rc.b.uploads, u.id)
-	rc.b.mu.Unlock()
-	u.mu.Lock()
+	u.mu.Lock() // lock order: bucket, then upload
+	busy := u.completing
 	u.completing = true
 	u.mu.Unlock()
+	if busy { // a Complete is assembling the parts
+		rc.b.mu.Unlock()
+		return errNoSuchUpload
+	}
+	delete(rc.b.uploads, u.id)
+	rc.b.mu.Unlock()
 	u.releaseParts()
 	rc.w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -1,12 +1,16 @@
 package emulator
 
 import (
+	"context"
 	"crypto/md5"
 	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 func TestNegative(t *testing.T) {
@@ -106,6 +110,11 @@ func TestNegative(t *testing.T) {
 		{"control CreateBucket invalid name", rawReq{method: "PUT", host: ControlHost(testRegion), path: "/Bad_Name--usw2-az1--x-s3", creds: iam}, 400, "InvalidBucketName"},
 		{"control CreateBucket malformed XML", rawReq{method: "PUT", host: ControlHost(testRegion), path: "/ok--usw2-az1--x-s3", body: []byte("<CreateBucketConfiguration>"), creds: iam}, 400, "MalformedXML"},
 		{"control session-signed", rawReq{host: ControlHost(testRegion), creds: rw}, 400, "InvalidRequest"},
+		{"general purpose PUT with Content-MD5", rawReq{method: "PUT", host: "s3.us-west-2.amazonaws.com", path: "/" + gpBucket + "/k", body: body5, creds: iam, service: "s3", header: map[string]string{"Content-Md5": contentMD5}}, 200, ""},
+		{"general purpose PUT bad Content-MD5", rawReq{method: "PUT", host: gpBucket + ".s3.us-west-2.amazonaws.com", path: "/k", body: []byte("other"), creds: iam, service: "s3", header: map[string]string{"Content-Md5": contentMD5}}, 400, "BadDigest"},
+		{"general purpose with service s3express", rawReq{host: "s3.us-west-2.amazonaws.com", path: "/" + gpBucket + "/k", creds: iam}, 400, "AuthorizationHeaderMalformed"},
+		{"general purpose session-signed", rawReq{host: "s3.us-west-2.amazonaws.com", path: "/" + gpBucket + "/k", creds: rw, service: "s3"}, 400, "InvalidRequest"},
+		{"directory bucket on s3 host", rawReq{host: "s3.us-west-2.amazonaws.com", path: "/" + testBucket + "/exists", creds: iam, service: "s3"}, 404, "NoSuchBucket"},
 		{"huge header", rawReq{path: "/exists", creds: rw, header: map[string]string{"X-Amz-Meta-Big": strings.Repeat("x", 9000)}}, 400, "RequestHeaderSectionTooLarge"},
 		{"metadata too large", rawReq{method: "PUT", path: "/k", body: body5, creds: rw, header: map[string]string{"X-Amz-Meta-Big": strings.Repeat("x", 2100)}}, 400, "MetadataTooLarge"},
 	}
@@ -160,5 +169,38 @@ func TestSessionExpiry(t *testing.T) {
 	}
 	if got := e.Stats().Rejections["ExpiredToken"]; got != 2 {
 		t.Errorf("ExpiredToken rejections = %d, want 2", got)
+	}
+}
+
+func TestPresignedExpiry(t *testing.T) {
+	clock := newClock()
+	e := startPlain(t, clock)
+	s := createSession(t, e, clock.Now, testBucket, "")
+	rawReq{method: "PUT", path: "/p", body: []byte("presigned"), creds: s}.do(t, e, clock.Now)
+	req, err := http.NewRequest("GET", "http://"+ZonalHost(testBucket, testRegion)+"/p?X-Amz-Expires=60", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Amz-S3session-Token", s.token)
+	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+	u, _, err := signer.PresignHTTP(context.Background(), aws.Credentials{AccessKeyID: s.akid, SecretAccessKey: s.secret}, req, unsignedPayload, "s3express", testRegion, clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() int {
+		r, _ := http.NewRequest("GET", u, nil)
+		resp, err := (&http.Client{Transport: e.Transport()}).Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(); code != 200 {
+		t.Fatalf("fresh presigned URL: %d (%s)", code, u)
+	}
+	clock.Advance(61 * time.Second)
+	if code := get(); code != 403 {
+		t.Fatalf("expired presigned URL: %d, want 403", code)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/xml"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -184,7 +183,3 @@ func startPlain(t *testing.T, clock *fakeClock) *Emulator {
 func newClock() *fakeClock {
 	return &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
 }
-
-func escapeKey(k string) string { return uriEncode(k, true) }
-
-var _ = strings.Repeat

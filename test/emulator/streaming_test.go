@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // chunkSigner produces aws-chunked chunk and trailer signatures; it is
@@ -170,5 +169,4 @@ func TestStreamingUploads(t *testing.T) {
 			}
 		})
 	}
-	_ = time.Second
 }
