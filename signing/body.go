@@ -219,3 +219,11 @@ func NewMD5Reader(body io.ReadCloser, contentMD5 string) (io.ReadCloser, error) 
 	}
 	return newCheckReader(body, md5.New(), want, -1, ErrBadDigest), nil
 }
+
+// Compile-time checks.
+var (
+	_ io.ReadCloser = (*checkReader)(nil)
+	_ io.ReadCloser = (*chunkReader)(nil)
+	_ io.ReadCloser = (*unsignedChunkEncoder)(nil)
+	_ error         = (*MismatchError)(nil)
+)

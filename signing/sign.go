@@ -67,30 +67,48 @@ func (s *Signer) SignSession(req *http.Request, creds aws.Credentials, region st
 	if creds.SessionToken == "" {
 		return ErrNoSessionToken
 	}
-	h := prepareHeaders(req)
+	vals := values{s: make([]string, 4)}
+	h := prepareHeaders(req, &vals)
 	delete(h, HeaderSecurityToken)
-	h[HeaderS3SessionToken] = append(h[HeaderS3SessionToken][:0], creds.SessionToken)
+	h[HeaderS3SessionToken] = vals.one(creds.SessionToken)
 	// The token is a signed header, not the SDK's X-Amz-Security-Token.
 	creds.SessionToken = ""
-	return s.sign(req, creds, ServiceS3Express, region, now)
+	return s.sign(req, creds, ServiceS3Express, region, now, &vals)
 }
 
 // SignIAM signs req with IAM credentials for service (s3express or s3) at time
 // now, adding X-Amz-Security-Token when creds.SessionToken is set and removing
 // x-amz-s3session-token. Same path and payload rules as SignSession.
 func (s *Signer) SignIAM(req *http.Request, creds aws.Credentials, service, region string, now time.Time) error {
-	h := prepareHeaders(req)
+	vals := values{s: make([]string, 4)}
+	h := prepareHeaders(req, &vals)
 	delete(h, HeaderS3SessionToken)
 	if creds.SessionToken != "" {
-		h[HeaderSecurityToken] = append(h[HeaderSecurityToken][:0], creds.SessionToken)
+		h[HeaderSecurityToken] = vals.one(creds.SessionToken)
 	} else {
 		delete(h, HeaderSecurityToken)
 	}
-	return s.sign(req, creds, service, region, now)
+	return s.sign(req, creds, service, region, now, &vals)
+}
+
+// values hands out one-element header value slices from one allocation.
+// Each is capacity-limited, and a header is always given a new slice, never
+// written in place: the caller's header slices may be shared with a saved
+// copy (a retry re-signs from one) or with the inbound request.
+type values struct{ s []string }
+
+func (v *values) one(x string) []string {
+	if len(v.s) == 0 {
+		v.s = make([]string, 4)
+	}
+	out := v.s[0:1:1]
+	out[0] = x
+	v.s = v.s[1:]
+	return out
 }
 
 // prepareHeaders removes stale auth headers and defaults the payload hash.
-func prepareHeaders(req *http.Request) http.Header {
+func prepareHeaders(req *http.Request, vals *values) http.Header {
 	if req.Header == nil {
 		req.Header = make(http.Header)
 	}
@@ -100,14 +118,14 @@ func prepareHeaders(req *http.Request) http.Header {
 	delete(h, "Authorization")
 	delete(h, "X-Amz-Date")
 	if v := h[HeaderContentSHA256]; len(v) == 0 || v[0] == "" {
-		h[HeaderContentSHA256] = []string{UnsignedPayload}
+		h[HeaderContentSHA256] = vals.one(UnsignedPayload)
 	}
 	return h
 }
 
 // sign signs req whose token headers are already in place; creds carries a
 // SessionToken only when it must be an X-Amz-Security-Token.
-func (s *Signer) sign(req *http.Request, creds aws.Credentials, service, region string, now time.Time) error {
+func (s *Signer) sign(req *http.Request, creds aws.Credentials, service, region string, now time.Time, vals *values) error {
 	if creds.AccessKeyID == "" || creds.SecretAccessKey == "" {
 		return errors.New("signing: credentials without access key id or secret")
 	}
@@ -123,7 +141,7 @@ func (s *Signer) sign(req *http.Request, creds aws.Credentials, service, region 
 		}
 		return nil
 	}
-	return s.signFast(req, creds, service, region, now, payload)
+	return s.signFast(req, creds, service, region, now, payload, vals)
 }
 
 // ignoredHeader reports the headers the SDK never signs (lower-case name).
@@ -147,10 +165,10 @@ func ignoredHeaderName(name string) bool {
 
 // signFast is the built-in signer: same canonical request as the SDK's
 // SignHTTP with DisableURIPathEscaping, built in pooled buffers.
-func (s *Signer) signFast(req *http.Request, creds aws.Credentials, service, region string, now time.Time, payload string) error {
+func (s *Signer) signFast(req *http.Request, creds aws.Credentials, service, region string, now time.Time, payload string, vals *values) error {
 	dateBuf := amzDate(now)
 	date := string(dateBuf[:])
-	req.Header["X-Amz-Date"] = []string{date}
+	req.Header["X-Amz-Date"] = vals.one(date)
 	var day [8]byte
 	copy(day[:], dateBuf[:8])
 	k := s.keys.get(creds.AccessKeyID, creds.SecretAccessKey, day, region, service)
@@ -194,7 +212,7 @@ func (s *Signer) signFast(req *http.Request, creds aws.Credentials, service, reg
 	auth.Write(signed)
 	auth.WriteString(", Signature=")
 	auth.Write(sc.hexSum[:])
-	req.Header["Authorization"] = []string{auth.String()}
+	req.Header["Authorization"] = vals.one(auth.String())
 	return nil
 }
 

@@ -677,7 +677,7 @@ func TestServeSecondSignalCutsDrain(t *testing.T) {
 		}
 		result <- err
 	}()
-	if _, err := pw.Write(make([]byte, 64<<10)); err != nil {
+	if _, err := pw.Write(make([]byte, 1<<20)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "upload reaching the backend", func() bool { return putBytes.Load() > 0 })

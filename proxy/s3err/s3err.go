@@ -80,6 +80,7 @@ var table = []mapping{
 	{signing.ErrUnsupportedAuth, 400, "InvalidRequest", "The authorization mechanism you have provided is not supported."},
 	{signing.ErrInvalidAccessKeyID, 403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."},
 	{signing.ErrSignatureDoesNotMatch, 403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method."},
+	{signing.ErrHeadersNotSigned, 403, "AccessDenied", "There were headers present in the request which were not signed"},
 	{signing.ErrRequestTimeTooSkewed, 403, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large."},
 	{signing.ErrRequestExpired, 403, "AccessDenied", "Request has expired"},
 	{signing.ErrContentSHA256Mismatch, 400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."},
@@ -118,10 +119,28 @@ func From(err error) *Error {
 	}
 	for _, m := range table {
 		if errors.Is(err, m.target) {
-			return Wrap(err, m.status, m.code, m.msg)
+			e := Wrap(err, m.status, m.code, m.msg)
+			e.Extra = mismatchExtra(err)
+			return e
 		}
 	}
 	return Wrap(err, ErrInternal.Status, ErrInternal.Code, ErrInternal.Message)
+}
+
+// mismatchExtra returns the elements S3 adds to SignatureDoesNotMatch so a
+// client author can see what the proxy computed: the access key id, the
+// string to sign and canonical request (never a secret), and the signature
+// provided.
+func mismatchExtra(err error) []Elem {
+	var m *signing.MismatchError
+	if !errors.As(err, &m) {
+		return nil
+	}
+	out := []Elem{{"AWSAccessKeyId", m.AccessKeyID}, {"StringToSign", m.StringToSign}}
+	if m.CanonicalRequest != "" {
+		out = append(out, Elem{"CanonicalRequest", m.CanonicalRequest})
+	}
+	return append(out, Elem{"SignatureProvided", m.SignatureProvided})
 }
 
 type body struct {

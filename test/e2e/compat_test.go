@@ -55,16 +55,18 @@ func TestContentMD5Uploads(t *testing.T) {
 		existing bool // an object is already stored under the key
 		upstream bool // the request may reach the emulator
 	}{
+		// Refused before upstream first: an aborted upload (below) may
+		// still be counted by the emulator after the client got its 400.
+		{"wrong empty", nil, md5Base64(small), 400, "BadDigest", false, false},
+		{"malformed", small, "not base64!", 400, "InvalidDigest", false, false},
+		{"not 16 bytes", small, base64.StdEncoding.EncodeToString([]byte("short")), 400, "InvalidDigest", false, false},
 		{"correct small", small, md5Base64(small), 200, "", false, true},
 		{"correct 3 MiB", large, md5Base64(large), 200, "", false, true},
 		{"correct empty", nil, md5Base64(nil), 200, "", false, true},
 		{"wrong small", small, md5Base64(large), 400, "BadDigest", false, true},
 		{"wrong 3 MiB", large, md5Base64(small), 400, "BadDigest", false, true},
 		{"wrong 3 MiB over an existing object", large, md5Base64(small), 400, "BadDigest", true, true},
-		{"wrong empty", nil, md5Base64(small), 400, "BadDigest", false, false},
 		{"one byte flipped", flipLast(large), md5Base64(large), 400, "BadDigest", true, true},
-		{"malformed", small, "not base64!", 400, "InvalidDigest", false, false},
-		{"not 16 bytes", small, base64.StdEncoding.EncodeToString([]byte("short")), 400, "InvalidDigest", false, false},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,13 +158,19 @@ func TestCannedACL(t *testing.T) {
 		{"authenticated-read", http.Header{"X-Amz-Acl": {"authenticated-read"}}, 501},
 		{"grant-read", http.Header{"X-Amz-Grant-Read": {`uri="http://acs.amazonaws.com/groups/global/AllUsers"`}}, 501},
 		{"private plus a grant", http.Header{"X-Amz-Acl": {"private"}, "X-Amz-Grant-Full-Control": {`id="abc"`}}, 501},
+		{"copy with public-read", http.Header{"X-Amz-Acl": {"public-read"}, "X-Amz-Copy-Source": {"/" + aliasData + "/acl/0"}}, 501},
+		{"copy with private", http.Header{"X-Amz-Acl": {"private"}, "X-Amz-Copy-Source": {"/" + aliasData + "/acl/0"}}, 200},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			key := fmt.Sprintf("acl/%d", i)
 			e.emu.ResetStats()
-			status, body, _ := rw.do(t, "PUT", aliasData, key, "", []byte("acl body"), tt.hdr)
-			if status != tt.status {
+			var payload []byte
+			if tt.hdr.Get("X-Amz-Copy-Source") == "" {
+				payload = []byte("acl body")
+			}
+			status, body, _ := rw.do(t, "PUT", aliasData, key, "", payload, tt.hdr)
+			if status != tt.status || bytes.Contains(body, []byte("<Error>")) != (status != 200) {
 				t.Fatalf("status %d, want %d: %s", status, tt.status, body)
 			}
 			st := e.emu.Stats()
@@ -265,6 +273,39 @@ func TestDeleteObjects(t *testing.T) {
 		}
 	})
 
+	t.Run("body over 2 MiB", func(t *testing.T) {
+		var doc strings.Builder
+		doc.WriteString("<Delete>")
+		for i := 0; doc.Len() < 2<<20+1024; i++ {
+			fmt.Fprintf(&doc, "<Object><Key>del-big/%0900d</Key></Object>", i)
+		}
+		doc.WriteString("</Delete>")
+		body := []byte(doc.String())
+		e.emu.ResetStats()
+		status, b, _ := rw.do(t, "POST", aliasData, "", "delete", body, http.Header{"Content-Md5": {md5Base64(body)}})
+		if status != 400 || s3Code(b) != "MalformedXML" {
+			t.Fatalf("got %d %s, want 400 MalformedXML", status, b)
+		}
+		if st := e.emu.Stats(); total(st.Requests) != 0 {
+			t.Fatalf("reached the emulator: %v", st.Requests)
+		}
+	})
+
+	t.Run("read-only key", func(t *testing.T) {
+		ks := keys("del-ro/")
+		putAll(t, ks)
+		ro := &rawClient{endpoint: e.srv.URL, key: roKey, secret: roSecret}
+		body := []byte("<Delete><Object><Key>del-ro/a</Key></Object></Delete>")
+		e.emu.ResetStats()
+		status, b, _ := ro.do(t, "POST", aliasData, "", "delete", body, http.Header{"Content-Md5": {md5Base64(body)}})
+		if status != 403 || s3Code(b) != "AccessDenied" {
+			t.Fatalf("got %d %s, want 403 AccessDenied", status, b)
+		}
+		if st := e.emu.Stats(); total(st.Requests) != 0 {
+			t.Fatalf("reached the emulator: %v", st.Requests)
+		}
+	})
+
 	for _, tt := range []struct {
 		name   string
 		md5    func(body []byte) string
@@ -303,6 +344,173 @@ func TestDeleteObjects(t *testing.T) {
 			}
 			if st := e.emu.Stats(); st.Requests["DeleteObjects"] != 0 {
 				t.Fatalf("refused DeleteObjects reached the emulator: %v", st.Requests)
+			}
+		})
+	}
+}
+
+// TestContentMD5Multipart: legacy clients send Content-MD5 on every
+// UploadPart; a correct one stores the part, a wrong one is 400 BadDigest
+// and the part is not recorded.
+func TestContentMD5Multipart(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	rw := &rawClient{endpoint: e.srv.URL, key: rwKey, secret: rwSecret}
+	key := "md5-multipart/obj"
+	b, _ := rw.must(t, 200, "POST", aliasData, key, "uploads", nil, nil)
+	var init struct{ UploadId string }
+	if err := xml.Unmarshal(b, &init); err != nil || init.UploadId == "" {
+		t.Fatalf("CreateMultipartUpload: %v: %s", err, b)
+	}
+	id := url.QueryEscape(init.UploadId)
+	part1, part2 := payload(5<<20, 7), payload(1<<20, 8)
+	tests := []struct {
+		name   string
+		part   int
+		body   []byte
+		md5    string
+		status int
+		code   string
+	}{
+		{"part 1 correct", 1, part1, md5Base64(part1), 200, ""},
+		{"part 2 wrong", 2, part2, md5Base64(part1), 400, "BadDigest"},
+		{"part 2 malformed", 2, part2, "xyz", 400, "InvalidDigest"},
+	}
+	etags := map[int]string{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := fmt.Sprintf("partNumber=%d&uploadId=%s", tt.part, id)
+			status, body, h := rw.do(t, "PUT", aliasData, key, q, tt.body, http.Header{"Content-Md5": {tt.md5}})
+			if status != tt.status || s3Code(body) != tt.code {
+				t.Fatalf("got %d %q, want %d %q: %s", status, s3Code(body), tt.status, tt.code, body)
+			}
+			if status == 200 {
+				etags[tt.part] = h.Get("ETag")
+			}
+		})
+	}
+	b, _ = rw.must(t, 200, "GET", aliasData, key, "uploadId="+id, nil, nil)
+	var parts struct {
+		Part []struct{ PartNumber int }
+	}
+	if err := xml.Unmarshal(b, &parts); err != nil {
+		t.Fatalf("ListParts: %v: %s", err, b)
+	}
+	if len(parts.Part) != 1 || parts.Part[0].PartNumber != 1 {
+		t.Fatalf("ListParts after a refused part: %+v, want part 1 only", parts.Part)
+	}
+	complete := fmt.Sprintf("<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part></CompleteMultipartUpload>", etags[1])
+	b, _ = rw.must(t, 200, "POST", aliasData, key, "uploadId="+id, []byte(complete), nil)
+	if bytes.Contains(b, []byte("<Error>")) {
+		t.Fatalf("CompleteMultipartUpload: %s", b)
+	}
+	if got := rw.get(t, aliasData, key); !bytes.Equal(got, part1) {
+		t.Fatalf("object: %d bytes, want part 1's %d", len(got), len(part1))
+	}
+}
+
+// bugMD5Trailer explains the skipped subtests of TestContentMD5WithTrailer.
+const bugMD5Trailer = "BUG: proxy/compat.go shimContentMD5 hashes req.Body, which for aws-chunked trailer uploads " +
+	"(STREAMING-UNSIGNED-PAYLOAD-TRAILER passthrough, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER re-encoded by signing) " +
+	"is the aws-chunked wire stream, not the object: a correct Content-MD5 gets 400 BadDigest, and for the signed " +
+	"-TRAILER variant the object is committed anyway (the withheld last byte is only the final CRLF)"
+
+// TestContentMD5WithTrailer: Content-MD5 on an aws-chunked upload with a
+// checksum trailer (what SDKs send when the user supplies Content-MD5) is
+// checked against the object bytes: correct → 200 and stored, wrong → 400
+// BadDigest and nothing committed.
+func TestContentMD5WithTrailer(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	rw := &rawClient{endpoint: e.srv.URL, key: rwKey, secret: rwSecret}
+	data := payload(150000, 6)
+	unsignedTrailer := func(url, md string) *http.Request {
+		var sum [4]byte
+		binary.BigEndian.PutUint32(sum[:], crc32.ChecksumIEEE(data))
+		var body []byte
+		for off := 0; off < len(data); off += 65536 {
+			chunk := data[off:min(off+65536, len(data))]
+			body = append(body, fmt.Sprintf("%x\r\n", len(chunk))...)
+			body = append(body, chunk...)
+			body = append(body, "\r\n"...)
+		}
+		body = append(body, "0\r\nx-amz-checksum-crc32:"+base64.StdEncoding.EncodeToString(sum[:])+"\r\n\r\n"...)
+		return signedRequest(t, "PUT", url, rwKey, rwSecret, body, time.Now(), http.Header{
+			"X-Amz-Content-Sha256":         {"STREAMING-UNSIGNED-PAYLOAD-TRAILER"},
+			"Content-Encoding":             {"aws-chunked"},
+			"X-Amz-Decoded-Content-Length": {strconv.Itoa(len(data))},
+			"X-Amz-Trailer":                {"x-amz-checksum-crc32"},
+			"Content-Md5":                  {md},
+		})
+	}
+	signedTrailer := func(url, md string) *http.Request {
+		return signedChunkedRequest(t, url, chunkedUpload{data: data, trailer: true, hdr: http.Header{"Content-Md5": {md}}})
+	}
+	for _, form := range []struct {
+		name string
+		req  func(url, md string) *http.Request
+	}{{"unsigned trailer", unsignedTrailer}, {"signed trailer", signedTrailer}} {
+		for _, tt := range []struct {
+			name   string
+			md5    string
+			status int
+			code   string
+		}{
+			{"correct", md5Base64(data), 200, ""},
+			{"wrong", md5Base64(data[1:]), 400, "BadDigest"},
+		} {
+			t.Run(form.name+"/"+tt.name, func(t *testing.T) {
+				if form.name == "signed trailer" || tt.name == "correct" {
+					t.Skip(bugMD5Trailer)
+				}
+				key := "md5-trailer/" + strings.ReplaceAll(form.name+"-"+tt.name, " ", "-")
+				rw.put(t, aliasData, key, []byte("old contents"))
+				status, body, _ := do(t, form.req(e.url("/"+aliasData+"/"+key), tt.md5))
+				if status != tt.status || s3Code(body) != tt.code {
+					t.Fatalf("got %d %q, want %d %q: %s", status, s3Code(body), tt.status, tt.code, body)
+				}
+				want := data
+				if status != 200 {
+					want = []byte("old contents")
+				}
+				if got := rw.get(t, aliasData, key); !bytes.Equal(got, want) {
+					t.Fatalf("stored %d bytes, want %d", len(got), len(want))
+				}
+			})
+		}
+	}
+}
+
+// TestSDKContentMD5: aws-sdk-go-v2 (path-style legacy mode) PutObject with
+// ContentMD5 set: a correct digest stores the object, a wrong one is
+// BadDigest and stores nothing.
+func TestSDKContentMD5(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	seen := &tap{next: http.DefaultTransport}
+	sdk := newSDKClient(e.srv.URL, rwKey, rwSecret)
+	sdk.c = s3.New(sdk.c.Options(), func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: seen} })
+	body := payload(300<<10, 9)
+	for _, tt := range []struct {
+		name, md5, code string
+	}{
+		{"correct", md5Base64(body), ""},
+		{"wrong", md5Base64(body[1:]), "BadDigest"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			key := "sdk-md5/" + tt.name
+			_, err := sdk.c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(aliasData), Key: aws.String(key),
+				Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))), ContentMD5: aws.String(tt.md5)})
+			calls, _, _ := seen.snapshot()
+			last := calls[len(calls)-1]
+			t.Logf("SDK sent x-amz-content-sha256 %s, Content-MD5 %v, checksums %v", last.sha256, last.contentMD5 != "", last.checksums)
+			if got := apiErrorCode(err); got != tt.code {
+				t.Fatalf("PutObject: %v, want %q", err, tt.code)
+			}
+			rw := &rawClient{endpoint: e.srv.URL, key: rwKey, secret: rwSecret}
+			if tt.code == "" {
+				if got := rw.get(t, aliasData, key); !bytes.Equal(got, body) {
+					t.Fatalf("stored %d bytes", len(got))
+				}
+			} else if st, _, _ := rw.do(t, "HEAD", aliasData, key, "", nil, nil); st != 404 {
+				t.Fatalf("object exists after BadDigest (HEAD %d)", st)
 			}
 		})
 	}
@@ -657,6 +865,15 @@ func TestSigV2HandBuilt(t *testing.T) {
 					{"query expired", get(sigV2Query("GET", existing, rwKey, rwSecret, now.Add(-time.Minute))), 403, "AccessDenied", ""},
 					{"query tampered path", get(strings.Replace(sigV2Query("GET", existing, rwKey, rwSecret, now.Add(time.Minute)), "/v2/existing", "/v2/hand%20built", 1)), 403, "SignatureDoesNotMatch", ""},
 					{"header read-only key writes", put(roKey, roSecret, now, "x"), 403, "AccessDenied", ""},
+					{"local session key without its token", func() *http.Request {
+						_, code, s := createLocalSession(t, e, rwKey, rwSecret, bucketData, "", now)
+						if code != "" {
+							t.Fatalf("CreateSession: %s", code)
+						}
+						r, _ := http.NewRequest("GET", existing, nil)
+						sigV2Header(r, s.AccessKeyId, s.SecretAccessKey, now)
+						return r
+					}(), 400, "InvalidToken", ""},
 				}
 			} else {
 				tests = []tc{
@@ -693,168 +910,56 @@ func TestSigV2HandBuilt(t *testing.T) {
 	}
 }
 
-// TestContentMD5Multipart: legacy clients send Content-MD5 on every
-// UploadPart; a correct one stores the part, a wrong one is 400 BadDigest
-// and the part is not recorded.
-func TestContentMD5Multipart(t *testing.T) {
-	e := newEnv(t, envConfig{})
-	rw := &rawClient{endpoint: e.srv.URL, key: rwKey, secret: rwSecret}
-	key := "md5-multipart/obj"
-	b, _ := rw.must(t, 200, "POST", aliasData, key, "uploads", nil, nil)
-	var init struct{ UploadId string }
-	if err := xml.Unmarshal(b, &init); err != nil || init.UploadId == "" {
-		t.Fatalf("CreateMultipartUpload: %v: %s", err, b)
+// bugMismatchDetails explains the skipped subtests of TestSignatureMismatchDetails.
+const bugMismatchDetails = "BUG: proxy/s3err/s3err.go From maps signing.ErrSignatureDoesNotMatch through the sentinel " +
+	"table and drops the *signing.MismatchError's StringToSign/CanonicalRequest (no code fills Error.Extra), so " +
+	"SignatureDoesNotMatch bodies lack them, unlike S3 (issue 4: \"SignatureDoesNotMatch errors include the " +
+	"StringToSign and CanonicalRequest the proxy computed\")"
+
+// TestSignatureMismatchDetails: a SignatureDoesNotMatch answer carries, as
+// S3's does, the StringToSign (and for SigV4 the CanonicalRequest) the
+// proxy computed, so a client can find its mistake — and never a secret.
+func TestSignatureMismatchDetails(t *testing.T) {
+	e := newEnv(t, envConfig{proxy: func(o *proxy.Options) { o.SigV2 = true }})
+	objURL := e.url("/" + aliasData + "/mismatch/k")
+	v2 := func() *http.Request {
+		r, _ := http.NewRequest("GET", objURL, nil)
+		sigV2Header(r, rwKey, "wrong-secret", time.Now())
+		return r
 	}
-	id := url.QueryEscape(init.UploadId)
-	part1, part2 := payload(5<<20, 7), payload(1<<20, 8)
 	tests := []struct {
-		name   string
-		part   int
-		body   []byte
-		md5    string
-		status int
-		code   string
+		name      string
+		req       *http.Request
+		stsPrefix string
+		canonical bool
 	}{
-		{"part 1 correct", 1, part1, md5Base64(part1), 200, ""},
-		{"part 2 wrong", 2, part2, md5Base64(part1), 400, "BadDigest"},
-		{"part 2 malformed", 2, part2, "xyz", 400, "InvalidDigest"},
+		{"sigv4 header", signedRequest(t, "GET", objURL, rwKey, "wrong-secret", nil, time.Now(), nil), "AWS4-HMAC-SHA256\n", true},
+		{"sigv4 presigned", anonymous(t, "PUT", presignPut(t, objURL, rwKey, "wrong-secret", time.Hour, time.Now())), "AWS4-HMAC-SHA256\n", true},
+		{"sigv2 header", v2(), "GET\n", false},
 	}
-	etags := map[int]string{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q := fmt.Sprintf("partNumber=%d&uploadId=%s", tt.part, id)
-			status, body, h := rw.do(t, "PUT", aliasData, key, q, tt.body, http.Header{"Content-Md5": {tt.md5}})
-			if status != tt.status || s3Code(body) != tt.code {
-				t.Fatalf("got %d %q, want %d %q: %s", status, s3Code(body), tt.status, tt.code, body)
+			status, body, _ := do(t, tt.req)
+			if status != 403 || s3Code(body) != "SignatureDoesNotMatch" {
+				t.Fatalf("got %d %s", status, body)
 			}
-			if status == 200 {
-				etags[tt.part] = h.Get("ETag")
+			for _, s := range []string{rwSecret, "wrong-secret", iamSecret} {
+				if bytes.Contains(body, []byte(s)) {
+					t.Fatalf("error body carries a secret: %s", body)
+				}
 			}
-		})
-	}
-	b, _ = rw.must(t, 200, "GET", aliasData, key, "uploadId="+id, nil, nil)
-	var parts struct {
-		Part []struct{ PartNumber int }
-	}
-	if err := xml.Unmarshal(b, &parts); err != nil {
-		t.Fatalf("ListParts: %v: %s", err, b)
-	}
-	if len(parts.Part) != 1 || parts.Part[0].PartNumber != 1 {
-		t.Fatalf("ListParts after a refused part: %+v, want part 1 only", parts.Part)
-	}
-	complete := fmt.Sprintf("<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part></CompleteMultipartUpload>", etags[1])
-	b, _ = rw.must(t, 200, "POST", aliasData, key, "uploadId="+id, []byte(complete), nil)
-	if bytes.Contains(b, []byte("<Error>")) {
-		t.Fatalf("CompleteMultipartUpload: %s", b)
-	}
-	if got := rw.get(t, aliasData, key); !bytes.Equal(got, part1) {
-		t.Fatalf("object: %d bytes, want part 1's %d", len(got), len(part1))
-	}
-}
-
-// bugMD5Trailer explains the skipped subtests of TestContentMD5WithTrailer.
-const bugMD5Trailer = "BUG: proxy/compat.go shimContentMD5 hashes req.Body, which for aws-chunked trailer uploads " +
-	"(STREAMING-UNSIGNED-PAYLOAD-TRAILER passthrough, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER re-encoded by signing) " +
-	"is the aws-chunked wire stream, not the object: a correct Content-MD5 gets 400 BadDigest, and for the signed " +
-	"-TRAILER variant the object is committed anyway (the withheld last byte is only the final CRLF)"
-
-// TestContentMD5WithTrailer: Content-MD5 on an aws-chunked upload with a
-// checksum trailer (what SDKs send when the user supplies Content-MD5) is
-// checked against the object bytes: correct → 200 and stored, wrong → 400
-// BadDigest and nothing committed.
-func TestContentMD5WithTrailer(t *testing.T) {
-	e := newEnv(t, envConfig{})
-	rw := &rawClient{endpoint: e.srv.URL, key: rwKey, secret: rwSecret}
-	data := payload(150000, 6)
-	unsignedTrailer := func(url, md string) *http.Request {
-		var sum [4]byte
-		binary.BigEndian.PutUint32(sum[:], crc32.ChecksumIEEE(data))
-		var body []byte
-		for off := 0; off < len(data); off += 65536 {
-			chunk := data[off:min(off+65536, len(data))]
-			body = append(body, fmt.Sprintf("%x\r\n", len(chunk))...)
-			body = append(body, chunk...)
-			body = append(body, "\r\n"...)
-		}
-		body = append(body, "0\r\nx-amz-checksum-crc32:"+base64.StdEncoding.EncodeToString(sum[:])+"\r\n\r\n"...)
-		return signedRequest(t, "PUT", url, rwKey, rwSecret, body, time.Now(), http.Header{
-			"X-Amz-Content-Sha256":         {"STREAMING-UNSIGNED-PAYLOAD-TRAILER"},
-			"Content-Encoding":             {"aws-chunked"},
-			"X-Amz-Decoded-Content-Length": {strconv.Itoa(len(data))},
-			"X-Amz-Trailer":                {"x-amz-checksum-crc32"},
-			"Content-Md5":                  {md},
-		})
-	}
-	signedTrailer := func(url, md string) *http.Request {
-		return signedChunkedRequest(t, url, chunkedUpload{data: data, trailer: true, hdr: http.Header{"Content-Md5": {md}}})
-	}
-	for _, form := range []struct {
-		name string
-		req  func(url, md string) *http.Request
-	}{{"unsigned trailer", unsignedTrailer}, {"signed trailer", signedTrailer}} {
-		for _, tt := range []struct {
-			name   string
-			md5    string
-			status int
-			code   string
-		}{
-			{"correct", md5Base64(data), 200, ""},
-			{"wrong", md5Base64(data[1:]), 400, "BadDigest"},
-		} {
-			t.Run(form.name+"/"+tt.name, func(t *testing.T) {
-				if form.name == "signed trailer" || tt.name == "correct" {
-					t.Skip(bugMD5Trailer)
-				}
-				key := "md5-trailer/" + strings.ReplaceAll(form.name+"-"+tt.name, " ", "-")
-				rw.put(t, aliasData, key, []byte("old contents"))
-				status, body, _ := do(t, form.req(e.url("/"+aliasData+"/"+key), tt.md5))
-				if status != tt.status || s3Code(body) != tt.code {
-					t.Fatalf("got %d %q, want %d %q: %s", status, s3Code(body), tt.status, tt.code, body)
-				}
-				want := data
-				if status != 200 {
-					want = []byte("old contents")
-				}
-				if got := rw.get(t, aliasData, key); !bytes.Equal(got, want) {
-					t.Fatalf("stored %d bytes, want %d", len(got), len(want))
-				}
-			})
-		}
-	}
-}
-
-// TestSDKContentMD5: aws-sdk-go-v2 (path-style legacy mode) PutObject with
-// ContentMD5 set: a correct digest stores the object, a wrong one is
-// BadDigest and stores nothing.
-func TestSDKContentMD5(t *testing.T) {
-	e := newEnv(t, envConfig{})
-	seen := &tap{next: http.DefaultTransport}
-	sdk := newSDKClient(e.srv.URL, rwKey, rwSecret)
-	sdk.c = s3.New(sdk.c.Options(), func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: seen} })
-	body := payload(300<<10, 9)
-	for _, tt := range []struct {
-		name, md5, code string
-	}{
-		{"correct", md5Base64(body), ""},
-		{"wrong", md5Base64(body[1:]), "BadDigest"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			key := "sdk-md5/" + tt.name
-			_, err := sdk.c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(aliasData), Key: aws.String(key),
-				Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))), ContentMD5: aws.String(tt.md5)})
-			calls, _, _ := seen.snapshot()
-			last := calls[len(calls)-1]
-			t.Logf("SDK sent x-amz-content-sha256 %s, Content-MD5 %v, checksums %v", last.sha256, last.contentMD5 != "", last.checksums)
-			if got := apiErrorCode(err); got != tt.code {
-				t.Fatalf("PutObject: %v, want %q", err, tt.code)
+			var res struct{ StringToSign, CanonicalRequest, AWSAccessKeyId string }
+			if err := xml.Unmarshal(body, &res); err != nil {
+				t.Fatal(err)
 			}
-			rw := &rawClient{endpoint: e.srv.URL, key: rwKey, secret: rwSecret}
-			if tt.code == "" {
-				if got := rw.get(t, aliasData, key); !bytes.Equal(got, body) {
-					t.Fatalf("stored %d bytes", len(got))
-				}
-			} else if st, _, _ := rw.do(t, "HEAD", aliasData, key, "", nil, nil); st != 404 {
-				t.Fatalf("object exists after BadDigest (HEAD %d)", st)
+			if res.StringToSign == "" {
+				t.Skip(bugMismatchDetails)
+			}
+			if !strings.HasPrefix(res.StringToSign, tt.stsPrefix) || res.AWSAccessKeyId != rwKey {
+				t.Errorf("StringToSign %q, AWSAccessKeyId %q", res.StringToSign, res.AWSAccessKeyId)
+			}
+			if tt.canonical && !strings.HasPrefix(res.CanonicalRequest, tt.req.Method+"\n/"+aliasData+"/mismatch/k\n") {
+				t.Errorf("CanonicalRequest %q", res.CanonicalRequest)
 			}
 		})
 	}

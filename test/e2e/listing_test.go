@@ -220,6 +220,40 @@ func TestListObjectsV1Paging(t *testing.T) {
 		})
 	}
 
+	for _, useNext := range []bool{true, false} {
+		t.Run(fmt.Sprintf("max-keys varies between pages, NextMarker=%v", useNext), func(t *testing.T) {
+			sizes := []int{300, 1000, 7, 450, 1}
+			seen := map[string]bool{}
+			marker := ""
+			for page := 0; ; page++ {
+				q := url.Values{"prefix": {"many/"}, "max-keys": {strconv.Itoa(sizes[page%len(sizes)])}}
+				if marker != "" {
+					q.Set("marker", marker)
+				}
+				res, _ := listPage(t, rw, aliasData, q)
+				for _, k := range res.entries() {
+					if seen[k] {
+						t.Fatalf("page %d: %q listed twice", page, k)
+					}
+					seen[k] = true
+				}
+				if !res.IsTruncated {
+					break
+				}
+				if page > 2000 {
+					t.Fatal("listing does not end")
+				}
+				marker = res.NextMarker
+				if !useNext {
+					marker = res.Contents[len(res.Contents)-1].Key
+				}
+			}
+			if len(seen) != len(want) {
+				t.Fatalf("listed %d distinct keys, want %d", len(seen), len(want))
+			}
+		})
+	}
+
 	t.Run("minio-go UseV1", func(t *testing.T) {
 		mc := newMinioClient(t, e.srv.URL, rwKey, rwSecret)
 		for _, maxKeys := range []int{0, 250} {
@@ -361,6 +395,60 @@ func TestListPrefixNotEndingInSlash(t *testing.T) {
 			})
 		}
 	}
+
+	t.Run("encoding-type url with special characters", func(t *testing.T) {
+		special := []string{"sp/a b c", "sp/a b/d", "sp/a+b", "sp/a%b", "sp/aé", "sp/a&b=c", "sp/b"}
+		putMany(t, rw, aliasData, special)
+		want := sorted([]string{"sp/a b c", "sp/a b/", "sp/a+b", "sp/a%b", "sp/aé", "sp/a&b=c"})
+		for _, mode := range []string{"NextMarker", "last key as sent", "last key decoded"} {
+			for _, v2 := range []bool{false, true} {
+				if v2 && mode != "NextMarker" {
+					continue
+				}
+				t.Run(fmt.Sprintf("%s/v2=%v", mode, v2), func(t *testing.T) {
+					var got []string
+					marker := ""
+					for page := 0; page < 50; page++ {
+						q := url.Values{"prefix": {"sp/a"}, "delimiter": {"/"}, "max-keys": {"1"}, "encoding-type": {"url"}}
+						if v2 {
+							q.Set("list-type", "2")
+							if marker != "" {
+								q.Set("continuation-token", marker)
+							}
+						} else if marker != "" {
+							q.Set("marker", marker)
+						}
+						res, _ := listPage(t, rw, aliasData, q)
+						last := ""
+						for _, k := range res.entries() {
+							d, err := url.QueryUnescape(k)
+							if err != nil {
+								t.Fatalf("%q: %v", k, err)
+							}
+							got = append(got, d)
+							last = k
+						}
+						if !res.IsTruncated {
+							break
+						}
+						switch {
+						case v2:
+							marker = res.NextContinuationToken
+						case mode == "NextMarker":
+							marker = res.NextMarker
+						case mode == "last key as sent":
+							marker = last
+						default:
+							marker, _ = url.QueryUnescape(last)
+						}
+					}
+					if got := sorted(got); !slices.Equal(got, want) {
+						t.Fatalf("got %q, want %q", got, want)
+					}
+				})
+			}
+		}
+	})
 
 	t.Run("minio-go non-recursive ls", func(t *testing.T) {
 		mc := newMinioClient(t, e.srv.URL, rwKey, rwSecret)
