@@ -687,6 +687,9 @@ func TestServeSecondSignalCutsDrain(t *testing.T) {
 	if code := r.wait(); code != 1 {
 		t.Fatalf("exit code %d after a cut drain, want 1", code)
 	}
+	// The client's body writer is parked on the pipe; unblock it so Do
+	// returns and reports the connection the server cut.
+	pw.CloseWithError(errors.New("test: body abandoned"))
 	if err := <-result; err == nil {
 		t.Fatal("the cut upload reported success")
 	}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -24,8 +25,8 @@ func TestACMEWithPebble(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an ACME server")
 	}
-	plainLn := listenLoopback(t)
-	tlsLn := listenLoopback(t)
+	plainLn := &countingListener{Listener: listenLoopback(t)}
+	tlsLn := &countingListener{Listener: listenLoopback(t)}
 	pebble := startPebble(t, portOf(plainLn.Addr()), portOf(tlsLn.Addr()))
 
 	const (
@@ -65,6 +66,11 @@ func TestACMEWithPebble(t *testing.T) {
 	}
 	defer gw.Shutdown(context.Background())
 	tlsAddr := tlsLn.Addr().String()
+	// No client has connected yet: these are Pebble's VA validating the
+	// challenge (http-01 or tls-alpn-01) against our own listeners.
+	if n := plainLn.accepted.Load() + tlsLn.accepted.Load(); n == 0 {
+		t.Fatal("certificate issued without any validation connection to the gateway")
+	}
 
 	tests := []struct {
 		name       string
@@ -137,6 +143,20 @@ func TestACMEWithPebble(t *testing.T) {
 	})
 }
 
+// countingListener counts accepted connections.
+type countingListener struct {
+	net.Listener
+	accepted atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.accepted.Add(1)
+	}
+	return c, err
+}
+
 // listenLoopback binds 127.0.0.1:0; the test owns the listener until a
 // Server takes it.
 func listenLoopback(t *testing.T) net.Listener {
@@ -172,4 +192,3 @@ func rootsOf(cert *x509.Certificate) *x509.CertPool {
 	p.AddCert(cert)
 	return p
 }
-

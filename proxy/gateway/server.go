@@ -102,15 +102,17 @@ type Listeners struct {
 type Server struct {
 	opts    Options
 	handler swapper
-	files   *fileCert      // TLSFiles
-	tlsConf *tls.Config    // TLSFiles and TLSSelfSigned; ACME builds its own
-	acme    *acmeState     // TLSACME, set by Start
-	servers []*http.Server // client servers, set by Start
-	admin   *http.Server   // set by Start
-	addrs   [3]net.Addr    // plain, tls, admin
-	errc    chan error     // serve failures
-	wg      sync.WaitGroup // serve goroutines and the cert poller
-	quit    chan struct{}  // closed by Shutdown
+	files   *fileCert       // TLSFiles
+	tlsConf *tls.Config     // TLSFiles and TLSSelfSigned; ACME builds its own
+	acme    *acmeState      // TLSACME, set by Start
+	servers []*http.Server  // client servers, set by Start
+	admin   *http.Server    // set by Start
+	addrs   [3]net.Addr     // plain, tls, admin
+	errc    chan error      // serve failures
+	wg      sync.WaitGroup  // serve goroutines and the cert poller
+	quit    chan struct{}   // closed by Shutdown
+	bgCtx   context.Context // background ACME management; ends at Shutdown
+	bgStop  context.CancelFunc
 	started atomic.Bool
 	stopped atomic.Bool
 	mu      sync.Mutex // serializes Start and Shutdown
@@ -124,6 +126,7 @@ func New(opts Options) (*Server, error) {
 	}
 	applyDefaults(&opts)
 	s := &Server{opts: opts, errc: make(chan error, 3), quit: make(chan struct{})}
+	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
 	s.handler.swap(opts.Handler)
 	switch opts.TLSMode {
 	case TLSOff:
@@ -198,7 +201,9 @@ func checkACME(o ACMEOptions) error {
 // Start binds every configured listener and starts serving. If a listener
 // cannot be bound, the ones already bound are closed and the error is
 // returned. In TLSACME mode it then starts managing ACME.Domains (waiting
-// for them when ACME.Sync is set). ctx bounds only that wait.
+// for them when ACME.Sync is set). ctx bounds only that wait; background
+// management runs until Shutdown. After an error, call Shutdown to release
+// whatever was started.
 func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -244,7 +249,11 @@ func (s *Server) Start(ctx context.Context) error {
 	s.opts.Logger.Info().Stringer("listen", s.addrs[0]).Stringer("tls_listen", s.addrs[1]).
 		Stringer("admin_listen", s.addrs[2]).Str("tls_mode", string(s.opts.TLSMode)).Msg("gateway listening")
 	if s.acme != nil {
-		if err := s.acme.manage(ctx); err != nil {
+		mctx := s.bgCtx
+		if s.opts.ACME.Sync {
+			mctx = ctx
+		}
+		if err := s.acme.manage(mctx); err != nil {
 			return err
 		}
 	}
@@ -257,6 +266,10 @@ func (s *Server) listen() ([3]net.Listener, error) {
 	addrs := [3]string{s.opts.Listen, s.opts.TLSListen, s.opts.AdminListen}
 	if s.opts.TLSMode == TLSOff {
 		addrs[1] = ""
+		if lns[1] != nil { // owned by us, but unused
+			lns[1].Close()
+			lns[1] = nil
+		}
 	}
 	names := [3]string{"listen", "tls listen", "admin listen"}
 	for i, a := range addrs {
@@ -418,6 +431,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	s.bgStop()
 	if s.acme != nil {
 		s.acme.stop()
 	}

@@ -427,4 +427,3 @@ func TestStartFailsOnBusyPort(t *testing.T) {
 		t.Fatal("Start succeeded with the admin port in use")
 	}
 }
-

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -125,5 +127,42 @@ func TestStatusClass(t *testing.T) {
 				t.Fatalf("StatusClass(%d) = %q, want %q", tc.status, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestDashboardMetricsExist: every s3xproxy_ metric the Grafana dashboard
+// queries is one this package exports.
+func TestDashboardMetricsExist(t *testing.T) {
+	data, err := os.ReadFile("../../deploy/grafana/s3xproxy-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(Options{})
+	m.ObserveRequest(&proxy.Record{Operation: "GetObject", Status: 200, BytesIn: 1, BytesOut: 1,
+		Total: time.Millisecond, Upstream: time.Millisecond, Session: session.Hit, Retried: true})
+	m.CreateSession("b--usw2-az1--x-s3", session.ReadWrite, "", time.Millisecond)
+	m.Throttled(time.Millisecond, false)
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, mf := range mfs {
+		have[mf.GetName()] = true
+	}
+	used := regexp.MustCompile(`s3xproxy_[a-z_]+`).FindAllString(string(data), -1)
+	if len(used) == 0 {
+		t.Fatal("dashboard queries no s3xproxy metric")
+	}
+	for _, name := range used {
+		base := name
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			if b, ok := strings.CutSuffix(name, suffix); ok && have[b] {
+				base = b
+			}
+		}
+		if !have[base] {
+			t.Errorf("dashboard uses %s, not exported", name)
+		}
 	}
 }

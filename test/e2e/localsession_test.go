@@ -21,6 +21,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/s3xproxy/s3xproxy/proxy"
@@ -113,6 +114,11 @@ func (tp *tap) snapshot() ([]tapCall, []sessionCreds, [][]byte) {
 	return slices.Clone(tp.calls), slices.Clone(tp.issued), slices.Clone(tp.bodies)
 }
 
+// isCopy reports whether c is the CopyObject of TestSDKNativeS3Express.
+func isCopy(c tapCall) bool {
+	return c.method == "PUT" && strings.HasSuffix(c.path, "/native/copy.bin")
+}
+
 // withUpstreamTap installs tp around the proxy's upstream transport.
 func withUpstreamTap(tp *tap) func(*proxy.Options) {
 	return func(o *proxy.Options) {
@@ -173,9 +179,10 @@ func sessionRequest(t *testing.T, method, url string, c sessionCreds, token stri
 // TestSDKNativeS3Express: the aws-sdk-go-v2 S3 client in its native S3
 // Express mode, pointed at the proxy with a --x-s3 bucket, calls
 // CreateSession on the proxy itself, gets a proxy-issued (S3XL...) session
-// and uses it for PutObject, GetObject, ListObjectsV2 and DeleteObject. The
-// emulator sees only the proxy's own IAM-signed CreateSession and its own
-// upstream session; the upstream session credentials never reach the client.
+// and uses it for PutObject, GetObject, ListObjectsV2, DeleteObjects and
+// DeleteObject (CopyObject the SDK signs with its own key). The emulator
+// sees only the proxy's own IAM-signed CreateSession and its own upstream
+// session; the upstream session credentials never reach the client.
 func TestSDKNativeS3Express(t *testing.T) {
 	up := &tap{}
 	e := newEnv(t, envConfig{proxy: withUpstreamTap(up)})
@@ -219,10 +226,27 @@ func TestSDKNativeS3Express(t *testing.T) {
 	if !slices.Equal(listed, keys) {
 		t.Fatalf("ListObjectsV2: %q, want %q", listed, keys)
 	}
+	// CopyObject (IAM-signed upstream) and DeleteObjects (checksum shim).
+	if _, err := sdk.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &bucket, Key: aws.String("native/copy.bin"),
+		CopySource: aws.String(bucket + "/" + keys[0])}); err != nil {
+		t.Fatalf("CopyObject: %v", err)
+	}
+	if _, err := sdk.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("native/c.bin"),
+		Body: strings.NewReader("c"), ContentLength: aws.Int64(1)}); err != nil {
+		t.Fatalf("PutObject: %v", err)
+	}
+	dout, err := sdk.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &bucket, Delete: &s3types.Delete{
+		Objects: []s3types.ObjectIdentifier{{Key: aws.String("native/copy.bin")}, {Key: aws.String("native/c.bin")}}}})
+	if err != nil || len(dout.Deleted) != 2 || len(dout.Errors) != 0 {
+		t.Fatalf("DeleteObjects: %v (%d deleted, errors %+v)", err, len(dout.Deleted), dout)
+	}
 	for _, k := range keys {
 		if _, err := sdk.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: aws.String(k)}); err != nil {
 			t.Fatalf("DeleteObject %s: %v", k, err)
 		}
+	}
+	if lo, err := sdk.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &bucket, Prefix: aws.String("native/")}); err != nil || len(lo.Contents) != 0 {
+		t.Fatalf("after the deletes: %v, %d objects left", err, len(lo.Contents))
 	}
 	if _, err := sdk.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String(keys[0])}); err == nil {
 		t.Fatal("HeadObject after DeleteObject succeeded")
@@ -247,6 +271,14 @@ func TestSDKNativeS3Express(t *testing.T) {
 			sawCreate = true
 			if c.path != "/"+bucket || c.akid != rwKey || c.token != "" {
 				t.Errorf("CreateSession %s?%s signed by %q (token %v): want path-style, the local key, no token", c.path, c.query, c.akid, c.token != "")
+			}
+			continue
+		}
+		if isCopy(c) {
+			// The SDK signs CopyObject with its own credentials, never a
+			// session (DisableS3ExpressSessionAuth in the S3 model).
+			if c.akid != rwKey || c.token != "" {
+				t.Errorf("CopyObject signed by %q", c.akid)
 			}
 			continue
 		}
@@ -290,6 +322,12 @@ func TestSDKNativeS3Express(t *testing.T) {
 		if strings.Contains(c.query, "session") {
 			if c.akid != iamKey {
 				t.Errorf("upstream CreateSession signed by %q, want the proxy's IAM key", c.akid)
+			}
+			continue
+		}
+		if isCopy(c) {
+			if c.akid != iamKey || c.token != "" {
+				t.Errorf("upstream CopyObject signed by %q, want the proxy's IAM key", c.akid)
 			}
 			continue
 		}
