@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -22,16 +21,12 @@ import (
 	"testing"
 	"time"
 
-	pebbleca "github.com/letsencrypt/pebble/v2/ca"
-	pebbledb "github.com/letsencrypt/pebble/v2/db"
-	pebbleva "github.com/letsencrypt/pebble/v2/va"
-	pebblewfe "github.com/letsencrypt/pebble/v2/wfe"
-	"github.com/miekg/dns"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/s3xproxy/s3xproxy/proxy"
 	"github.com/s3xproxy/s3xproxy/proxy/gateway"
+	"github.com/s3xproxy/s3xproxy/proxy/gateway/acmetest"
 	"github.com/s3xproxy/s3xproxy/proxy/metrics"
 	"github.com/s3xproxy/s3xproxy/test/emulator"
 )
@@ -521,14 +516,14 @@ func TestServeACMEWithPebble(t *testing.T) {
 	}
 	_, up, _ := startEmulator(t, "memory")
 	plainLn, tlsLn := listenLoopback(t), listenLoopback(t)
-	pb := startPebble(t, portOf(t, plainLn), portOf(t, tlsLn))
+	pb := acmetest.Start(t, portOf(t, plainLn), portOf(t, tlsLn))
 	caFile := filepath.Join(t.TempDir(), "pebble-wfe.pem")
-	writeConfig(t, caFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pb.wfeCert.Raw})))
+	writeConfig(t, caFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pb.ServerCert.Raw})))
 	cfg := serveConfig(up.Listener.Addr().String(), "") + fmt.Sprintf(`tls:
   listen: 127.0.0.1:0
   mode: acme
   acme: {email: ops@s3x.test, ca: %q, ca_file: %q, on_demand: true, storage: %q}
-`, pb.directory, caFile, t.TempDir())
+`, pb.DirectoryURL, caFile, t.TempDir())
 	cfg = strings.Replace(cfg, "  shutdown_grace: 5m\n", "  shutdown_grace: 5m\n  virtual_host_domains: [s3x.test]\n", 1)
 	r := startServe(t, cfg, func(p *serveParams) {
 		p.Listeners = gateway.Listeners{Plain: plainLn, TLS: tlsLn}
@@ -536,7 +531,7 @@ func TestServeACMEWithPebble(t *testing.T) {
 	if code, body := do(t, "PUT", r.base()+"/logs/obj", strings.NewReader("over tls")); code != 200 {
 		t.Fatalf("seed PUT: %d %s", code, body)
 	}
-	client := tlsClient(tlsLn.Addr().String(), pb.issuedRoots)
+	client := tlsClient(tlsLn.Addr().String(), pb.IssuedRoots)
 	tests := []struct {
 		name       string
 		url        string
@@ -550,9 +545,9 @@ func TestServeACMEWithPebble(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			before := pb.orders.Load()
+			before := pb.Orders()
 			resp, err := client.Get(tc.url)
-			if got := pb.orders.Load() - before; got != tc.wantOrders {
+			if got := pb.Orders() - before; got != tc.wantOrders {
 				t.Errorf("ACME orders = %d, want %d", got, tc.wantOrders)
 			}
 			if tc.wantBody == "" {
@@ -599,65 +594,6 @@ func tlsClient(addr string, roots *x509.CertPool) *http.Client {
 			return d.DialContext(ctx, network, addr)
 		},
 	}}
-}
-
-// pebbleServer is an in-process Pebble on loopback (see the gateway
-// package's tests for the same setup).
-type pebbleServer struct {
-	directory   string
-	wfeCert     *x509.Certificate // the ACME API's HTTPS certificate
-	issuedRoots *x509.CertPool    // trusts what Pebble issues
-	orders      atomic.Int64
-}
-
-// startPebble starts Pebble whose VA validates http-01 on httpPort and
-// tls-alpn-01 on tlsPort of 127.0.0.1 (names resolve there through a
-// loopback DNS server).
-func startPebble(t *testing.T, httpPort, tlsPort int) *pebbleServer {
-	t.Helper()
-	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
-	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
-	logger := log.New(io.Discard, "", 0)
-	store := pebbledb.NewMemoryStore()
-	authority := pebbleca.New(logger, store, "", "ecdsa", 0, 1, map[string]pebbleca.Profile{"default": {}})
-	validator := pebbleva.New(logger, httpPort, tlsPort, false, loopbackDNS(t), store)
-	front := pebblewfe.New(logger, store, validator, authority, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
-	pb := &pebbleServer{}
-	h := front.Handler()
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/order-plz") {
-			pb.orders.Add(1)
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	pb.directory = srv.URL + pebblewfe.DirectoryPath
-	pb.wfeCert = srv.Certificate()
-	pb.issuedRoots = x509.NewCertPool()
-	pb.issuedRoots.AddCert(authority.GetRootCert(0).Cert)
-	return pb
-}
-
-// loopbackDNS answers every A query with 127.0.0.1, over TCP.
-func loopbackDNS(t *testing.T) string {
-	t.Helper()
-	ln := listenLoopback(t)
-	srv := &dns.Server{Listener: ln, Net: "tcp", Handler: dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(req)
-		for _, q := range req.Question {
-			if q.Qtype == dns.TypeA {
-				m.Answer = append(m.Answer, &dns.A{
-					Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60},
-					A:   net.IPv4(127, 0, 0, 1),
-				})
-			}
-		}
-		_ = w.WriteMsg(m)
-	})}
-	go func() { _ = srv.ActivateAndServe() }()
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	return ln.Addr().String()
 }
 
 // TestServeSecondSignalCutsDrain: a second SIGTERM during the drain ends

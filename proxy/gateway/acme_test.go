@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/s3xproxy/s3xproxy/proxy/gateway/acmetest"
 )
 
 // TestACMEWithPebble obtains real certificates from an in-process Pebble
@@ -27,7 +29,7 @@ func TestACMEWithPebble(t *testing.T) {
 	}
 	plainLn := &countingListener{Listener: listenLoopback(t)}
 	tlsLn := &countingListener{Listener: listenLoopback(t)}
-	pebble := startPebble(t, portOf(plainLn.Addr()), portOf(tlsLn.Addr()))
+	pebble := acmetest.Start(t, portOf(plainLn.Addr()), portOf(tlsLn.Addr()))
 
 	const (
 		managed = "gw.s3x.test"
@@ -86,7 +88,7 @@ func TestACMEWithPebble(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := pebble.Orders()
-			client := clientTo(tlsAddr, &tls.Config{RootCAs: pebble.IssuedRoot})
+			client := clientTo(tlsAddr, &tls.Config{RootCAs: pebble.IssuedRoots})
 			resp, err := client.Get("https://" + tc.host + "/bucket/key")
 			if got := pebble.Orders() - before; got != tc.wantOrders {
 				t.Errorf("new ACME orders = %d, want %d", got, tc.wantOrders)
@@ -134,7 +136,7 @@ func TestACMEWithPebble(t *testing.T) {
 	})
 
 	t.Run("TLS 1.1 refused", func(t *testing.T) {
-		conf := &tls.Config{RootCAs: pebble.IssuedRoot, ServerName: managed, MaxVersion: tls.VersionTLS11}
+		conf := &tls.Config{RootCAs: pebble.IssuedRoots, ServerName: managed, MaxVersion: tls.VersionTLS11}
 		conn, err := tls.Dial("tcp", tlsAddr, conf)
 		if err == nil {
 			conn.Close()

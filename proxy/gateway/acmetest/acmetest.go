@@ -1,4 +1,11 @@
-package gateway
+// Package acmetest runs a real ACME server (Pebble) in-process on loopback
+// for tests of the gateway's certmagic integration.
+//
+// Its validation authority really validates challenges: every name
+// resolves, through a loopback DNS server, to 127.0.0.1, and http-01 and
+// tls-alpn-01 are fetched from the ports the test gives (the gateway's own
+// listeners). It is test support only: nothing outside tests imports it.
+package acmetest
 
 import (
 	"crypto/x509"
@@ -18,33 +25,35 @@ import (
 	"github.com/miekg/dns"
 )
 
-// testPebble is an in-process Pebble ACME server on loopback whose VA
-// really validates challenges: names resolve (through a loopback DNS
-// server) to 127.0.0.1, http-01 is fetched from httpPort and tls-alpn-01
-// from tlsPort — the gateway's own listeners.
-type testPebble struct {
+// Pebble is a running ACME server.
+type Pebble struct {
+	// DirectoryURL is the ACME directory (HTTPS).
 	DirectoryURL string
-	Roots        *x509.CertPool // trusts the ACME server's HTTPS
-	IssuedRoot   *x509.CertPool // trusts the certificates Pebble issues
-	orders       atomic.Int64   // new-order requests seen
+	// ServerCert is the ACME server's own HTTPS certificate, and Roots a
+	// pool that trusts it.
+	ServerCert *x509.Certificate
+	Roots      *x509.CertPool
+	// IssuedRoots trusts the certificates Pebble issues.
+	IssuedRoots *x509.CertPool
+	orders      atomic.Int64
 }
 
 // Orders returns how many new-order requests reached Pebble.
-func (p *testPebble) Orders() int64 { return p.orders.Load() }
+func (p *Pebble) Orders() int64 { return p.orders.Load() }
 
-// startPebble starts Pebble validating against the given local ports.
-func startPebble(t *testing.T, httpPort, tlsPort int) *testPebble {
+// Start starts Pebble validating http-01 on httpPort and tls-alpn-01 on
+// tlsPort of 127.0.0.1; it stops with t's cleanup. It sets environment
+// variables with t.Setenv, so the test must not be parallel.
+func Start(t *testing.T, httpPort, tlsPort int) *Pebble {
 	t.Helper()
 	t.Setenv("PEBBLE_VA_NOSLEEP", "1")      // no random 0-5 s validation delay
 	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0") // no injected badNonce errors
-	resolver := startLoopbackDNS(t)
 	logger := log.New(io.Discard, "", 0)
 	store := db.NewMemoryStore()
-	profiles := map[string]ca.Profile{"default": {Description: "default"}}
-	authority := ca.New(logger, store, "", "ecdsa", 0, 1, profiles)
-	validator := va.New(logger, httpPort, tlsPort, false, resolver, store)
+	authority := ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {Description: "default"}})
+	validator := va.New(logger, httpPort, tlsPort, false, LoopbackDNS(t), store)
 	front := wfe.New(logger, store, validator, authority, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
-	p := &testPebble{}
+	p := &Pebble{}
 	h := front.Handler()
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/order-plz") {
@@ -54,16 +63,18 @@ func startPebble(t *testing.T, httpPort, tlsPort int) *testPebble {
 	}))
 	t.Cleanup(srv.Close)
 	p.DirectoryURL = srv.URL + wfe.DirectoryPath
+	p.ServerCert = srv.Certificate()
 	p.Roots = x509.NewCertPool()
 	p.Roots.AddCert(srv.Certificate())
-	p.IssuedRoot = x509.NewCertPool()
-	p.IssuedRoot.AddCert(authority.GetRootCert(0).Cert)
+	p.IssuedRoots = x509.NewCertPool()
+	p.IssuedRoots.AddCert(authority.GetRootCert(0).Cert)
 	return p
 }
 
-// startLoopbackDNS answers every A query with 127.0.0.1 (and AAAA with
-// nothing) over TCP, the transport Pebble's VA uses.
-func startLoopbackDNS(t *testing.T) string {
+// LoopbackDNS starts a DNS server that answers every A query with
+// 127.0.0.1 (and AAAA with nothing) over TCP, the transport Pebble's VA
+// uses, and returns its address.
+func LoopbackDNS(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
