@@ -10,6 +10,7 @@ import (
 	"github.com/s3xproxy/s3xproxy/proxy/localsession"
 	"github.com/s3xproxy/s3xproxy/proxy/route"
 	"github.com/s3xproxy/s3xproxy/session"
+	"github.com/s3xproxy/s3xproxy/signing"
 )
 
 // This file wires the legacy-compatibility layer (proxy/compat) and the
@@ -51,18 +52,25 @@ func defaultShims() []RequestShim {
 // other ACLs and grants with 501 (directory buckets support no ACLs).
 func shimACL(req *Request) error { return compat.ACL(req.Header) }
 
-// shimContentMD5 verifies Content-MD5 while the body streams and drops the
-// header (directory buckets answer 501 to it). DeleteObjects keeps it for
-// shimDeleteObjects.
-func shimContentMD5(req *Request) error {
-	if req.Op.Name == "DeleteObjects" {
+// verifyContentMD5 has the payload of res checked against the inbound
+// Content-MD5 as it streams (compat.VerifyContentMD5): below any aws-chunked
+// re-encoding, so an aws-chunked upload is checked against the object bytes,
+// not its wire form. It runs before outbound takes res.Body. DeleteObjects
+// is left to shimDeleteObjects, which buffers and checks its small body.
+func verifyContentMD5(x *exchange, r *http.Request, res *signing.Result) error {
+	if x.req.Op.Name == "DeleteObjects" {
 		return nil
 	}
-	body, err := compat.ContentMD5(req.Header, req.Body)
-	if err != nil {
-		return err
+	return compat.VerifyContentMD5(r.Header, res)
+}
+
+// shimContentMD5 drops Content-MD5, which directory buckets answer 501 to,
+// once verifyContentMD5 has arranged its check. DeleteObjects keeps it for
+// shimDeleteObjects.
+func shimContentMD5(req *Request) error {
+	if req.Op.Name != "DeleteObjects" {
+		req.Header.Del(compat.HeaderContentMD5)
 	}
-	req.Body = body
 	return nil
 }
 

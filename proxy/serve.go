@@ -61,7 +61,8 @@ func (p *Proxy) begin(w http.ResponseWriter, r *http.Request) *exchange {
 }
 
 // prepare runs addressing, authentication, routing, classification and
-// authorization, and fills x.req with the outbound header, query and body.
+// authorization, arranges the Content-MD5 check of the payload, and fills
+// x.req with the outbound header, query and body.
 func (p *Proxy) prepare(x *exchange, r *http.Request) error {
 	if err := checkHeaderLimits(r.Header); err != nil {
 		return err
@@ -89,6 +90,9 @@ func (p *Proxy) prepare(x *exchange, r *http.Request) error {
 	}
 	x.rec.Bucket = x.req.Target.Bucket
 	if err := p.authorize(x, cred); err != nil {
+		return err
+	}
+	if err := verifyContentMD5(x, r, res); err != nil {
 		return err
 	}
 	p.outbound(x, r, query, res)

@@ -128,4 +128,18 @@ type Result struct {
 	DecodedContentLength int64
 	// Trailer is the upstream x-amz-trailer value, if any.
 	Trailer string
+
+	// chunks is what WrapPayload needs of an aws-chunked Body with a
+	// trailer, nil otherwise. One pointer keeps the Result of a request
+	// without a body in its allocation size class.
+	chunks *chunkState
+}
+
+// chunkState is the aws-chunked state of a Result, for WrapPayload.
+type chunkState struct {
+	// enc, when set, is Body: it re-encodes a decoded payload. When nil,
+	// Body is a client's unsigned aws-chunked stream, passed through as is.
+	enc *unsignedChunkEncoder
+	// maxChunk is VerifierOptions.MaxChunkSize, to decode that stream.
+	maxChunk int
 }

@@ -52,6 +52,9 @@ func (v *Verifier) result(r *http.Request, typ AuthType, akid string, key Key, p
 		}
 		res.Body, res.UpstreamContentSHA256, res.DecodedContentLength = body, StreamingUnsignedTrailer, dl
 		res.Trailer = r.Header.Get("X-Amz-Trailer")
+		if body != nil {
+			res.chunks = &chunkState{maxChunk: v.opts.MaxChunkSize}
+		}
 	case StreamingSignedPayload, StreamingSignedTrailer:
 		if chain == nil {
 			return nil, fmt.Errorf("%w: %s needs SigV4 header authentication", ErrMalformedAuth, payload)
@@ -218,6 +221,80 @@ func NewMD5Reader(body io.ReadCloser, contentMD5 string) (io.ReadCloser, error) 
 		body = http.NoBody
 	}
 	return newCheckReader(body, md5.New(), want, -1, ErrBadDigest), nil
+}
+
+// WrapPayload wraps the decoded payload of res.Body below any aws-chunked
+// re-encoding: wrap is given a reader of the object bytes and returns the
+// reader to take its place, which must yield the same bytes and close the
+// reader it was given (NewMD5Reader is one). A reader that checks the
+// payload should withhold its last byte until the check passes: for an
+// aws-chunked Body the final chunk and the trailer are emitted only after
+// the wrapped reader has returned io.EOF, so a failed check leaves the
+// upstream stream incomplete.
+//
+// WrapPayload must be called before Body is read. Lengths are unchanged,
+// except for a client's unsigned aws-chunked stream
+// (STREAMING-UNSIGNED-PAYLOAD-TRAILER), which Body otherwise passes through
+// as is: it is decoded (its framing, trailer names and
+// x-amz-decoded-content-length checked, chunks of at most
+// VerifierOptions.MaxChunkSize) and re-encoded around wrap, and
+// ContentLength becomes the re-encoded stream's length (-1 when a
+// trailer's value length is not known in advance); UpstreamContentSHA256,
+// DecodedContentLength and Trailer stay as they are. That needs
+// x-amz-decoded-content-length and x-amz-trailer (else ErrMalformedAuth).
+//
+// When Body is nil the payload is empty: wrap(http.NoBody) is read to its
+// end at once, its error returned, and Body stays nil. An error from wrap is
+// returned with res unchanged. WrapPayload may be called more than once;
+// the last wrap is outermost. Not safe for concurrent use.
+func (res *Result) WrapPayload(wrap func(io.ReadCloser) (io.ReadCloser, error)) error {
+	switch {
+	case res.Body == nil:
+		rc, err := wrap(http.NoBody)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, rc)
+		rc.Close()
+		return err
+	case res.chunks == nil: // the payload itself
+		rc, err := wrap(res.Body)
+		if err != nil {
+			return err
+		}
+		res.Body = rc
+		return nil
+	case res.chunks.enc == nil: // a client's unsigned aws-chunked stream
+		return res.reencode(wrap)
+	}
+	enc := res.chunks.enc
+	rc, err := wrap(enc.src)
+	if err != nil {
+		return err
+	}
+	enc.src = rc
+	return nil
+}
+
+// reencode replaces a client's unsigned aws-chunked Body with the decoded
+// payload, wrapped, re-encoded.
+func (res *Result) reencode(wrap func(io.ReadCloser) (io.ReadCloser, error)) error {
+	if res.DecodedContentLength < 0 {
+		return fmt.Errorf("%w: aws-chunked upload without x-amz-decoded-content-length", ErrMalformedAuth)
+	}
+	names, err := trailerNames(res.Trailer)
+	if err != nil {
+		return err
+	}
+	cr := newUnsignedChunkReader(res.Body, res.DecodedContentLength, res.chunks.maxChunk, names)
+	src, err := wrap(cr)
+	if err != nil {
+		return err
+	}
+	enc := newUnsignedChunkEncoder(cr, res.DecodedContentLength, upstreamChunkSize)
+	enc.src = src
+	res.Body, res.ContentLength, res.chunks.enc = enc, enc.length(), enc
+	return nil
 }
 
 // Compile-time checks.

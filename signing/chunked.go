@@ -9,6 +9,11 @@ package signing
 // with sig chained from the seed (Authorization) signature; a final empty
 // chunk ends the data, then either \r\n, or the trailer lines, an
 // x-amz-trailer-signature line and \r\n.
+//
+// The same reader parses unsigned aws-chunked with a trailer
+// (STREAMING-UNSIGNED-PAYLOAD-TRAILER, when Result.WrapPayload must see the
+// object bytes): chunk headers are a bare hex size, and the trailer lines end
+// at the closing \r\n, with no signatures at all.
 
 import (
 	"bufio"
@@ -113,7 +118,7 @@ func (v *Verifier) chunked(r *http.Request, res *Result, chain *chunkChain, trai
 		return res, nil
 	}
 	enc := newUnsignedChunkEncoder(cr, dl, upstreamChunkSize)
-	res.Body, res.ContentLength = enc, enc.length()
+	res.Body, res.ContentLength, res.chunks = enc, enc.length(), &chunkState{enc: enc}
 	res.UpstreamContentSHA256 = StreamingUnsignedTrailer
 	res.Trailer = strings.Join(names, ",")
 	return res, nil
@@ -143,15 +148,17 @@ func trailerNames(h string) ([]string, error) {
 // payload. It withholds the last byte of every chunk until the chunk's
 // signature has been checked, and the last byte of the payload until the
 // final chunk, the trailer and the total length have been checked; any
-// failure fails the Read that finds it, with no bytes. Not safe for
+// failure fails the Read that finds it, with no bytes. In unsigned mode it
+// only checks the framing, the trailer names and the lengths. Not safe for
 // concurrent use.
 type chunkReader struct {
 	br       *bufio.Reader
 	rc       io.Closer
 	chain    chunkChain
-	h        hash.Hash
-	want     int64 // x-amz-decoded-content-length
-	decoded  int64 // payload bytes read so far
+	h        hash.Hash // chunk data hash; nil when unsigned
+	unsigned bool      // unsigned aws-chunked: no signatures to check
+	want     int64     // x-amz-decoded-content-length
+	decoded  int64     // payload bytes read so far
 	maxChunk int64
 	remain   int64 // bytes left in the current chunk
 	sig      [64]byte
@@ -165,6 +172,15 @@ type chunkReader struct {
 func newChunkReader(rc io.ReadCloser, chain *chunkChain, want int64, maxChunk int, names []string) *chunkReader {
 	return &chunkReader{
 		br: bufio.NewReaderSize(rc, 32<<10), rc: rc, chain: *chain, h: sha256.New(),
+		want: want, maxChunk: int64(maxChunk), names: names,
+	}
+}
+
+// newUnsignedChunkReader returns a chunkReader over an unsigned aws-chunked
+// stream with a trailer carrying exactly the given names.
+func newUnsignedChunkReader(rc io.ReadCloser, want int64, maxChunk int, names []string) *chunkReader {
+	return &chunkReader{
+		br: bufio.NewReaderSize(rc, 32<<10), rc: rc, unsigned: true,
 		want: want, maxChunk: int64(maxChunk), names: names,
 	}
 }
@@ -190,7 +206,9 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	}
 	if c.remain > 1 {
 		n, err := c.br.Read(p[:min(int64(len(p)), c.remain-1)])
-		c.h.Write(p[:n])
+		if c.h != nil {
+			c.h.Write(p[:n])
+		}
 		c.remain -= int64(n)
 		c.decoded += int64(n)
 		if err != nil {
@@ -203,8 +221,10 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	if err != nil {
 		return c.fail(truncated(err))
 	}
-	c.one[0] = last
-	c.h.Write(c.one[:])
+	if c.h != nil {
+		c.one[0] = last
+		c.h.Write(c.one[:])
+	}
 	c.remain = 0
 	c.decoded++
 	if err := c.endChunk(); err != nil {
@@ -230,9 +250,10 @@ func truncated(err error) error {
 	return err
 }
 
-// endChunk reads the CRLF after a chunk's data and verifies its signature.
+// endChunk reads the CRLF after a chunk's data and, in a signed stream,
+// verifies the chunk's signature.
 func (c *chunkReader) endChunk() error {
-	if err := c.expectCRLF(); err != nil {
+	if err := c.expectCRLF(); err != nil || c.unsigned {
 		return err
 	}
 	var sum [32]byte
@@ -260,7 +281,12 @@ func (c *chunkReader) nextChunk() error {
 	if err != nil {
 		return err
 	}
-	size, err := parseChunkHeader(line, &c.sig)
+	var size int64
+	if c.unsigned {
+		size, err = parseChunkSize(line, line)
+	} else {
+		size, err = parseChunkHeader(line, &c.sig)
+	}
 	if err != nil {
 		return err
 	}
@@ -274,17 +300,15 @@ func (c *chunkReader) nextChunk() error {
 		c.remain = size
 		return nil
 	}
-	if err := c.chain.verifyNext(algorithmPayload, &c.sig, emptyHashBytes, emptyHashBytes); err != nil {
-		return err
+	if !c.unsigned {
+		if err := c.chain.verifyNext(algorithmPayload, &c.sig, emptyHashBytes, emptyHashBytes); err != nil {
+			return err
+		}
 	}
 	if c.decoded != c.want {
 		return fmt.Errorf("%w: aws-chunked payload of %d bytes, x-amz-decoded-content-length %d", ErrIncompleteBody, c.decoded, c.want)
 	}
-	if c.names != nil {
-		if err := c.readTrailer(); err != nil {
-			return err
-		}
-	} else if err := c.expectCRLF(); err != nil {
+	if err := c.readEnd(); err != nil {
 		return err
 	}
 	if _, err := c.br.ReadByte(); err != io.EOF {
@@ -294,17 +318,41 @@ func (c *chunkReader) nextChunk() error {
 	return nil
 }
 
+// readEnd reads what follows the final chunk: the trailer, or the closing
+// CRLF when there is none.
+func (c *chunkReader) readEnd() error {
+	switch {
+	case c.unsigned:
+		return c.readUnsignedTrailer()
+	case c.names != nil:
+		return c.readTrailer()
+	}
+	return c.expectCRLF()
+}
+
 // parseChunkHeader parses "hex;chunk-signature=<64 hex>".
 func parseChunkHeader(line []byte, sig *[64]byte) (int64, error) {
 	sizeHex, rest, ok := bytes.Cut(line, []byte(";chunk-signature="))
-	if !ok || len(sizeHex) == 0 || len(sizeHex) > 15 || len(rest) != 64 || !isLowerHex(string(rest)) {
+	if !ok || len(rest) != 64 || !isLowerHex(string(rest)) {
+		return 0, fmt.Errorf("%w: aws-chunked: bad chunk header %.80q", ErrIncompleteBody, line)
+	}
+	size, err := parseChunkSize(sizeHex, line)
+	if err != nil {
+		return 0, err
+	}
+	copy(sig[:], rest)
+	return size, nil
+}
+
+// parseChunkSize parses the hex chunk size sizeHex of the header line.
+func parseChunkSize(sizeHex, line []byte) (int64, error) {
+	if len(sizeHex) == 0 || len(sizeHex) > 15 {
 		return 0, fmt.Errorf("%w: aws-chunked: bad chunk header %.80q", ErrIncompleteBody, line)
 	}
 	size, err := strconv.ParseInt(string(sizeHex), 16, 64)
 	if err != nil || sizeHex[0] == '+' || sizeHex[0] == '-' {
-		return 0, fmt.Errorf("%w: aws-chunked: bad chunk size %q", ErrIncompleteBody, sizeHex)
+		return 0, fmt.Errorf("%w: aws-chunked: bad chunk size %.80q", ErrIncompleteBody, sizeHex)
 	}
-	copy(sig[:], rest)
 	return size, nil
 }
 
@@ -365,6 +413,46 @@ func (c *chunkReader) readTrailer() error {
 	var hexSum [64]byte
 	hex.Encode(hexSum[:], sum[:])
 	return c.chain.verifyNext(algorithmTrailer, &sig, hexSum[:])
+}
+
+// readUnsignedTrailer reads the trailer lines of an unsigned stream (blank
+// lines between them tolerated, as in readTrailer) until x-amz-trailer's
+// names are all there, then the closing CRLF. minio-go ends its trailer with
+// "name:value\n\r\n\r\n", so further blank lines up to the end of the stream
+// are accepted too.
+func (c *chunkReader) readUnsignedTrailer() error {
+	for n := 0; n < len(c.names); {
+		line, err := c.readLine(maxTrailerBytes)
+		if err != nil {
+			return err
+		}
+		if len(line) == 0 {
+			continue
+		}
+		if bytes.IndexByte(line, ':') < 0 {
+			return fmt.Errorf("%w: aws-chunked: bad trailer line", ErrIncompleteBody)
+		}
+		if len(c.trailers)+len(line) >= maxTrailerBytes {
+			return fmt.Errorf("%w: aws-chunked: trailer too long", ErrIncompleteBody)
+		}
+		c.trailers = append(append(c.trailers, line...), '\n')
+		n++
+	}
+	if err := c.checkTrailerNames(); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		if _, err := c.br.Peek(1); err != nil && !first {
+			return nil // the end of the stream is checked by the caller
+		}
+		line, err := c.readLine(2)
+		if err != nil {
+			return err
+		}
+		if len(line) != 0 {
+			return fmt.Errorf("%w: aws-chunked: missing final CRLF", ErrIncompleteBody)
+		}
+	}
 }
 
 // checkTrailerNames requires the trailer lines to carry exactly the declared

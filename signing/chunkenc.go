@@ -17,18 +17,22 @@ var checksumValueLen = map[string]int{
 	"x-amz-checksum-sha256":    44,
 }
 
-// unsignedChunkEncoder re-encodes the verified payload of a signed
-// aws-chunked upload with a trailer as an unsigned aws-chunked stream
+// unsignedChunkEncoder re-encodes the verified payload of an aws-chunked
+// upload with a trailer as an unsigned aws-chunked stream
 // (STREAMING-UNSIGNED-PAYLOAD-TRAILER) with fixed-size chunks, so that the
 // checksum trailer still reaches S3 and the stream's length is known before
 // it is sent:
 //
 //	hex(size)\r\n<data>\r\n ... 0\r\n<name>:<value>\r\n\r\n
 //
-// Because src withholds the payload's last byte until the trailer signature
-// has been verified, the stream is never complete upstream before that.
+// The payload is read from src, which is cr itself or a reader wrapping it
+// (Result.WrapPayload); the trailer lines come from cr. Because cr withholds
+// the payload's last byte until the trailer signature has been verified, and
+// the final chunk is queued only once src has reported io.EOF, the stream is
+// never complete upstream before every check, src's included, has passed.
 type unsignedChunkEncoder struct {
-	src     *chunkReader
+	src     io.ReadCloser // the decoded payload: cr, possibly wrapped
+	cr      *chunkReader
 	size    int64 // payload length
 	chunk   int64 // upstream chunk size
 	pos     int64 // payload bytes emitted
@@ -39,8 +43,8 @@ type unsignedChunkEncoder struct {
 	err     error
 }
 
-func newUnsignedChunkEncoder(src *chunkReader, size, chunk int64) *unsignedChunkEncoder {
-	return &unsignedChunkEncoder{src: src, size: size, chunk: chunk}
+func newUnsignedChunkEncoder(cr *chunkReader, size, chunk int64) *unsignedChunkEncoder {
+	return &unsignedChunkEncoder{src: cr, cr: cr, size: size, chunk: chunk}
 }
 
 // length is the exact length of the encoded stream, or -1 when a trailer's
@@ -53,7 +57,7 @@ func (e *unsignedChunkEncoder) length() int64 {
 		total += int64(len(strconv.FormatInt(rem, 16))) + 4 + rem
 	}
 	total += int64(len("0\r\n") + len("\r\n"))
-	for _, name := range e.src.names {
+	for _, name := range e.cr.names {
 		vl, ok := checksumValueLen[name]
 		if !ok {
 			return -1
@@ -63,8 +67,16 @@ func (e *unsignedChunkEncoder) length() int64 {
 	return total
 }
 
-// Close closes the source.
-func (e *unsignedChunkEncoder) Close() error { return e.src.Close() }
+// Close closes the payload reader, and the chunk reader if that is wrapped.
+func (e *unsignedChunkEncoder) Close() error {
+	err := e.src.Close()
+	if e.src != io.ReadCloser(e.cr) {
+		if cerr := e.cr.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
 
 func (e *unsignedChunkEncoder) Read(p []byte) (int, error) {
 	for {
@@ -112,24 +124,19 @@ func (e *unsignedChunkEncoder) Read(p []byte) (int, error) {
 	}
 }
 
-// queueFinal makes sure src has verified everything, then queues the closing
-// chunk and the trailers.
+// queueFinal makes sure src and cr have verified everything, then queues
+// the closing chunk and the trailers.
 func (e *unsignedChunkEncoder) queueFinal() error {
-	if e.src.err != io.EOF {
-		var one [1]byte
-		n, err := e.src.Read(one[:])
-		if n > 0 {
-			return fmt.Errorf("%w: aws-chunked payload longer than declared", ErrIncompleteBody)
-		}
-		if err != io.EOF {
-			if err == nil {
-				err = fmt.Errorf("%w: aws-chunked stream did not end", ErrIncompleteBody)
-			}
+	if err := expectEOF(e.src); err != nil {
+		return err
+	}
+	if e.cr.err != io.EOF { // src is a wrapper that stopped short of cr's end
+		if err := expectEOF(e.cr); err != nil {
 			return err
 		}
 	}
 	b := append(e.pending[:0], "0\r\n"...)
-	for _, l := range e.src.trailerLines() {
+	for _, l := range e.cr.trailerLines() {
 		name, value, _ := strings.Cut(l, ":")
 		name, value = strings.ToLower(strings.TrimSpace(name)), strings.TrimSpace(value)
 		if vl, ok := checksumValueLen[name]; ok && len(value) != vl {
@@ -143,4 +150,23 @@ func (e *unsignedChunkEncoder) queueFinal() error {
 	e.pending = append(b, '\r', '\n')
 	e.final = true
 	return nil
+}
+
+// expectEOF reads r, whose declared length has been read, expecting io.EOF:
+// a reader that checks the payload reports its verdict there at the latest.
+func expectEOF(r io.Reader) error {
+	var one [1]byte
+	for range 100 { // as bufio, give up on a reader that makes no progress
+		n, err := r.Read(one[:])
+		if n > 0 {
+			return fmt.Errorf("%w: aws-chunked payload longer than declared", ErrIncompleteBody)
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+	return fmt.Errorf("%w: aws-chunked stream did not end: %w", ErrIncompleteBody, io.ErrNoProgress)
 }

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // Fuzz targets. Seed corpora live in testdata/fuzz/<target>; run one with
@@ -256,6 +257,42 @@ func FuzzChunkedParser(f *testing.F) {
 		data, trailers := decodeUnsignedChunked(t, out)
 		if int64(len(data)) != decoded || len(trailers) != 1 || !strings.HasPrefix(trailers[0], "x-amz-checksum-crc32:") {
 			t.Fatalf("re-encoded stream: %d bytes, trailers %q", len(data), trailers)
+		}
+	})
+}
+
+// FuzzUnsignedChunkedParser fuzzes the unsigned aws-chunked parser (a
+// client's STREAMING-UNSIGNED-PAYLOAD-TRAILER stream, decoded for
+// Result.WrapPayload) and the re-encoder over a wrapped payload reader.
+// Whatever decodes must have the declared length, and the re-encoded stream
+// must be well-formed, carry the trailer and be exactly as long as announced.
+func FuzzUnsignedChunkedParser(f *testing.F) {
+	data := []byte("hello, world")
+	crc := "x-amz-checksum-crc32:" + crc32Base64(data)
+	f.Add(unsignedChunkedForTest(data, 5, crc, false), int64(12))
+	f.Add(unsignedChunkedForTest(data, 5, crc, true), int64(12))
+	f.Add(unsignedChunkedForTest(nil, 5, "x-amz-checksum-crc32:AAAAAA==", false), int64(0))
+	f.Add([]byte("1\r\nx\r\n0\r\nx-amz-checksum-crc32:NSRBwg==\n\r\n"), int64(1))
+	f.Fuzz(func(t *testing.T, body []byte, decoded int64) {
+		if decoded < 0 || decoded > 1<<20 {
+			return
+		}
+		cr := newUnsignedChunkReader(io.NopCloser(bytes.NewReader(body)), decoded, 1<<16, []string{"x-amz-checksum-crc32"})
+		enc := newUnsignedChunkEncoder(cr, decoded, 5)
+		enc.src = io.NopCloser(iotest.HalfReader(cr)) // as wrapped by WrapPayload
+		out, err := io.ReadAll(enc)
+		if err != nil {
+			if !knownErr(err) {
+				t.Fatalf("unclassified error %v", err)
+			}
+			return
+		}
+		if int64(len(out)) != enc.length() {
+			t.Fatalf("encoded %d bytes, length() %d", len(out), enc.length())
+		}
+		got, trailers := decodeUnsignedChunked(t, out)
+		if int64(len(got)) != decoded || len(trailers) != 1 || !strings.HasPrefix(trailers[0], "x-amz-checksum-crc32:") {
+			t.Fatalf("re-encoded stream: %d bytes, trailers %q", len(got), trailers)
 		}
 	})
 }

@@ -4,9 +4,11 @@
 // directory buckets do not have (ListObjects V1, ListBuckets, listings with a
 // prefix that does not end in "/") by translating them to ones they do.
 //
-// Header and body shims (ContentMD5, ACL, DeleteObjectsChecksum) are pure
-// functions over the inbound headers and body; they never buffer a body
-// except DeleteObjectsChecksum, whose buffer is explicitly bounded. Handlers
+// Header and body shims (VerifyContentMD5, ContentMD5, ACL,
+// DeleteObjectsChecksum) are pure functions over the inbound headers and
+// body (for VerifyContentMD5, the verified signing.Result); they never
+// buffer a body except DeleteObjectsChecksum, whose buffer is explicitly
+// bounded. Handlers
 // (Lister, ListBuckets) talk to S3 only through the Upstream interface, which
 // the proxy core implements (routing and signing are not done here), and
 // transform XML token by token. Errors the proxy itself answers are

@@ -3,6 +3,7 @@ package compat
 import (
 	"crypto/md5"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -48,9 +49,39 @@ func aclError(what string) error {
 			"Only x-amz-acl: private and bucket-owner-full-control are accepted (and ignored).")
 }
 
-// ContentMD5 verifies the request's Content-MD5 locally, because directory
-// buckets answer 501 to it: it removes the header from h and returns body
-// wrapped in signing.NewMD5Reader, which checks the MD5 while the body
+// VerifyContentMD5 verifies the request's Content-MD5 locally, because
+// directory buckets answer 501 to it: it wraps the decoded payload of res
+// (res.WrapPayload, so the object bytes of an aws-chunked upload, below the
+// unsigned aws-chunked stream sent upstream) in signing.NewMD5Reader, which
+// checks the MD5 while the body streams upstream and withholds the final
+// payload byte, and so the final chunk and trailer, until the digest is
+// checked: on a mismatch the upstream request never completes (S3 commits
+// nothing) and the failing Read of res.Body returns signing.ErrBadDigest
+// (s3err.From: 400 BadDigest). A malformed value is 400 InvalidDigest up
+// front (errors.Is signing.ErrInvalidDigest); an empty payload (nil
+// res.Body) is checked at once. h is not modified: the caller drops
+// Content-MD5 from the upstream headers. Without Content-MD5 res is left as
+// is. It must be called before res.Body is read.
+func VerifyContentMD5(h http.Header, res *signing.Result) error {
+	if _, ok := h[HeaderContentMD5]; !ok {
+		return nil
+	}
+	want, err := parseContentMD5(h.Get(HeaderContentMD5))
+	if err != nil {
+		return err
+	}
+	v := base64.StdEncoding.EncodeToString(want)
+	err = res.WrapPayload(func(b io.ReadCloser) (io.ReadCloser, error) { return signing.NewMD5Reader(b, v) })
+	if errors.Is(err, signing.ErrBadDigest) {
+		return badDigest()
+	}
+	return err
+}
+
+// ContentMD5 verifies Content-MD5 over a body that is the payload itself
+// (not aws-chunked; the proxy uses VerifyContentMD5 on what it forwards):
+// it removes the header from h and returns body wrapped in
+// signing.NewMD5Reader, which checks the MD5 while the body
 // streams upstream and withholds the final bytes until the digest is
 // checked, so on a mismatch the upstream request never completes (S3
 // commits nothing) and the failing Read returns signing.ErrBadDigest

@@ -2,15 +2,25 @@ package compat
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"crypto/md5"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/s3xproxy/s3xproxy/proxy/s3err"
 	"github.com/s3xproxy/s3xproxy/signing"
@@ -177,5 +187,129 @@ func TestContentMD5NothingCommitted(t *testing.T) {
 				t.Errorf("server received %d of %d bytes", n, len(payload))
 			}
 		})
+	}
+}
+
+type oneKey struct{}
+
+func (oneKey) LookupKey(id string) (signing.Key, bool) {
+	return signing.Key{SecretAccessKey: "secret"}, id == "AKID"
+}
+
+// verifiedUpload is the signing.Result of a SigV4-signed PUT of data: as
+// UNSIGNED-PAYLOAD, or as an unsigned aws-chunked stream with a CRC32
+// trailer (STREAMING-UNSIGNED-PAYLOAD-TRAILER), whose Body is the wire form.
+func verifiedUpload(t *testing.T, data []byte, chunked bool) *signing.Result {
+	t.Helper()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	body, payload := data, signing.UnsignedPayload
+	r := httptest.NewRequest("PUT", "http://proxy.local/bkt/key", nil)
+	if chunked {
+		var crc [4]byte
+		binary.BigEndian.PutUint32(crc[:], crc32.ChecksumIEEE(data))
+		body = fmt.Appendf(nil, "%x\r\n%s\r\n0\r\nx-amz-checksum-crc32:%s\r\n\r\n", len(data), data, base64.StdEncoding.EncodeToString(crc[:]))
+		if len(data) == 0 {
+			body = body[len("0\r\n\r\n"):]
+		}
+		payload = signing.StreamingUnsignedTrailer
+		r.Header.Set("Content-Encoding", "aws-chunked")
+		r.Header.Set("X-Amz-Decoded-Content-Length", strconv.Itoa(len(data)))
+		r.Header.Set("X-Amz-Trailer", "x-amz-checksum-crc32")
+	}
+	r.Header.Set(signing.HeaderContentSHA256, payload)
+	creds := aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, r, payload, "s3", "us-east-1", now); err != nil {
+		t.Fatal(err)
+	}
+	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	if len(body) == 0 {
+		r.Body = http.NoBody
+	}
+	res, err := signing.NewVerifier(oneKey{}).Verify(r, now)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	return res
+}
+
+// TestVerifyContentMD5 checks Content-MD5 against the payload a
+// signing.Result carries: the object bytes, also when the body is
+// aws-chunked.
+func TestVerifyContentMD5(t *testing.T) {
+	const body = "hello, directory bucket"
+	tests := []struct {
+		name    string
+		md5     *string
+		data    string
+		upFront error // error from VerifyContentMD5 itself
+		readErr error // error at the end of reading
+	}{
+		{"no header", nil, body, nil, nil},
+		{"match", ptr(md5b64(body)), body, nil, nil},
+		{"match empty", ptr(md5b64("")), "", nil, nil},
+		{"mismatch", ptr(md5b64("other")), body, nil, signing.ErrBadDigest},
+		{"mismatch empty", ptr(md5b64("x")), "", nil, signing.ErrBadDigest},
+		{"not base64", ptr("%%%"), body, signing.ErrInvalidDigest, nil},
+		{"wrong length", ptr(base64.StdEncoding.EncodeToString([]byte("short"))), body, signing.ErrInvalidDigest, nil},
+	}
+	for _, chunked := range []bool{false, true} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/chunked=%v", tt.name, chunked), func(t *testing.T) {
+				h := http.Header{"X-Amz-Meta-A": {"1"}}
+				if tt.md5 != nil {
+					h.Set("Content-MD5", *tt.md5)
+				}
+				res := verifiedUpload(t, []byte(tt.data), chunked)
+				before := res.Body
+				err := VerifyContentMD5(h, res)
+				if tt.md5 != nil && h.Get("Content-MD5") != *tt.md5 {
+					t.Error("headers modified")
+				}
+				// An empty payload has no body and is checked at once.
+				want := tt.upFront
+				if res.Body == nil {
+					want = cmp.Or(tt.upFront, tt.readErr)
+				}
+				if want != nil {
+					if !errors.Is(err, want) || s3err.From(err).Status != 400 {
+						t.Fatalf("got %v, want %v", err, want)
+					}
+					if res.Body != before {
+						t.Error("body replaced on error")
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Body == nil {
+					return
+				}
+				got, err := io.ReadAll(res.Body)
+				if tt.readErr != nil {
+					if e := s3err.From(err); !errors.Is(err, tt.readErr) || e.Code != "BadDigest" {
+						t.Fatalf("read error %v, want %v", err, tt.readErr)
+					}
+					if chunked && bytes.Contains(got, []byte("0\r\n")) {
+						t.Fatalf("final chunk sent despite the mismatch: %q", got)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if chunked {
+					want := fmt.Sprintf("%x\r\n%s\r\n0\r\nx-amz-checksum-crc32:", len(tt.data), tt.data)
+					if tt.data == "" {
+						want = "0\r\nx-amz-checksum-crc32:"
+					}
+					if !bytes.HasPrefix(got, []byte(want)) {
+						t.Fatalf("upstream stream %q does not carry the payload", got)
+					}
+				} else if string(got) != tt.data {
+					t.Fatalf("read %q, want %q", got, tt.data)
+				}
+			})
+		}
 	}
 }

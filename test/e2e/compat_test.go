@@ -408,12 +408,6 @@ func TestContentMD5Multipart(t *testing.T) {
 	}
 }
 
-// bugMD5Trailer explains the skipped subtests of TestContentMD5WithTrailer.
-const bugMD5Trailer = "BUG: proxy/compat.go shimContentMD5 hashes req.Body, which for aws-chunked trailer uploads " +
-	"(STREAMING-UNSIGNED-PAYLOAD-TRAILER passthrough, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER re-encoded by signing) " +
-	"is the aws-chunked wire stream, not the object: a correct Content-MD5 gets 400 BadDigest, and for the signed " +
-	"-TRAILER variant the object is committed anyway (the withheld last byte is only the final CRLF)"
-
 // TestContentMD5WithTrailer: Content-MD5 on an aws-chunked upload with a
 // checksum trailer (what SDKs send when the user supplies Content-MD5) is
 // checked against the object bytes: correct → 200 and stored, wrong → 400
@@ -458,9 +452,6 @@ func TestContentMD5WithTrailer(t *testing.T) {
 			{"wrong", md5Base64(data[1:]), 400, "BadDigest"},
 		} {
 			t.Run(form.name+"/"+tt.name, func(t *testing.T) {
-				if form.name == "signed trailer" || tt.name == "correct" {
-					t.Skip(bugMD5Trailer)
-				}
 				key := "md5-trailer/" + strings.ReplaceAll(form.name+"-"+tt.name, " ", "-")
 				rw.put(t, aliasData, key, []byte("old contents"))
 				status, body, _ := do(t, form.req(e.url("/"+aliasData+"/"+key), tt.md5))
