@@ -100,6 +100,10 @@ func (p *Proxy) defaultHandlers(store *localsession.Store) map[string]Handler {
 			return lister.ListObjectsV2(w, req.In, p.upstreamFor(req), req.Bucket, req.Query)
 		},
 		"ListBuckets": p.listBuckets,
+		"GetBucketLocation": func(w http.ResponseWriter, req *Request) error {
+			compat.GetBucketLocation(w, req.In, req.Target.Region)
+			return nil
+		},
 		"CreateSession": func(w http.ResponseWriter, req *Request) error {
 			res := localsession.Request{
 				AccessKeyID: req.Identity,
