@@ -45,7 +45,14 @@ func newLocalSessions(ttl time.Duration) *localsession.Store {
 // defaultShims are the request shims every forwarded request passes,
 // ahead of Options.Shims.
 func defaultShims() []RequestShim {
-	return []RequestShim{shimACL, shimContentMD5, shimDeleteObjects}
+	return []RequestShim{shimACL, shimStorageClass, shimContentMD5, shimDeleteObjects}
+}
+
+// shimStorageClass drops x-amz-storage-class: STANDARD (the legacy way to
+// say "default"; directory buckets refuse it).
+func shimStorageClass(req *Request) error {
+	compat.StorageClass(req.Header)
+	return nil
 }
 
 // shimACL drops x-amz-acl: private / bucket-owner-full-control and refuses

@@ -132,3 +132,15 @@ func badDigest() error {
 	return s3err.Wrap(signing.ErrBadDigest, http.StatusBadRequest, "BadDigest",
 		"The Content-MD5 you specified did not match what we received.")
 }
+
+// StorageClass drops x-amz-storage-class: STANDARD, which legacy clients
+// (s3cmd sends it on every upload) use to mean "the default class":
+// directory buckets have one default class, EXPRESS_ONEZONE, and refuse
+// STANDARD with 400 InvalidStorageClass. Every other value goes upstream
+// unchanged, so EXPRESS_ONEZONE and ONEZONE_IA work and a class the bucket
+// cannot honour is still refused by S3 itself.
+func StorageClass(h http.Header) {
+	if strings.EqualFold(strings.TrimSpace(h.Get("X-Amz-Storage-Class")), "STANDARD") {
+		h.Del("X-Amz-Storage-Class")
+	}
+}

@@ -313,3 +313,26 @@ func TestVerifyContentMD5(t *testing.T) {
 		}
 	}
 }
+
+func TestStorageClass(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"STANDARD", ""},
+		{"standard", ""},
+		{"EXPRESS_ONEZONE", "EXPRESS_ONEZONE"},
+		{"ONEZONE_IA", "ONEZONE_IA"},
+		{"GLACIER", "GLACIER"}, // refused by S3 itself, not hidden
+		{"", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			h := http.Header{}
+			if tt.in != "" {
+				h.Set("X-Amz-Storage-Class", tt.in)
+			}
+			StorageClass(h)
+			if got := h.Get("X-Amz-Storage-Class"); got != tt.want {
+				t.Fatalf("x-amz-storage-class = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
