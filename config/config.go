@@ -14,6 +14,7 @@ type Config struct {
 	Sessions Sessions `yaml:"sessions"`
 	Retry    Retry    `yaml:"retry"`
 	Auth     Auth     `yaml:"auth"`
+	Compat   Compat   `yaml:"compat"`
 }
 
 // Server is the plain-HTTP listener and request handling.
@@ -144,6 +145,18 @@ type Auth struct {
 	// LocalSessionTTL is the lifetime of proxy-issued S3 Express sessions. Default 5m.
 	LocalSessionTTL time.Duration     `yaml:"local_session_ttl"`
 	Credentials     []LocalCredential `yaml:"credentials"`
+}
+
+// Compat holds opt-in legacy-client compatibility modes that change what
+// every client sees, so they are off by default (see docs/compat.md).
+type Compat struct {
+	// MD5ETags replaces the ETag of successful PutObject and UploadPart
+	// answers with the hex MD5 of the uploaded payload, which legacy clients
+	// such as s3cmd compare with what they sent (S3 Express ETags are not
+	// MD5 digests), and translates those ETags back in
+	// CompleteMultipartUpload. GET, HEAD and listings keep S3's ETags, so an
+	// If-Match with an MD5 ETag does not match. Default false.
+	MD5ETags bool `yaml:"md5_etags"`
 }
 
 // LocalCredential is one legacy client key.

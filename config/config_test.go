@@ -88,6 +88,7 @@ auth:
       buckets: ["logs", "data-*"]
       access: read-write
     - {access_key_id: K2, secret_access_key: s2}
+compat: {md5_etags: true}
 `
 
 func TestFullConfig(t *testing.T) {
@@ -118,6 +119,7 @@ func TestFullConfig(t *testing.T) {
 		{"sessions.failure_ttl explicit 0", cfg.Sessions.FailureTTL, time.Duration(0)},
 		{"retry.replay_buffer", cfg.Retry.ReplayBuffer, ByteSize(512 << 10)},
 		{"auth.sigv2", *cfg.Auth.SigV2, false},
+		{"compat.md5_etags", cfg.Compat.MD5ETags, true},
 		{"auth.credentials", cfg.Auth.Credentials, []LocalCredential{
 			{AccessKeyID: "K1", SecretAccessKey: "fallback", Buckets: []string{"logs", "data-*"}, Access: "read-write"},
 			{AccessKeyID: "K2", SecretAccessKey: "s2", Access: "read"}}},

@@ -39,6 +39,7 @@ func TestErrors(t *testing.T) {
 		{"refresh too long", region + "sessions: {refresh_before: 5m}\n", []string{"c.yaml:2: sessions.refresh_before: must be > 0 and < 5m (the session lifetime)"}},
 		{"bad byte size", region + "retry:\n  replay_buffer: 8 parsecs\n", []string{`c.yaml:3: retry.replay_buffer: must be a size such as 1024, 512KiB, 8MiB or 1GB, got "8 parsecs"`}},
 		{"bad bool", region + "log: {access_log: maybe}\n", []string{`c.yaml:2: log.access_log: must be true or false, got "maybe"`}},
+		{"compat.md5_etags not a bool", region + "compat:\n  md5_etags: md5\n", []string{`c.yaml:3: compat.md5_etags: must be true or false, got "md5"`}},
 		{"mapping for scalar", region + "log:\n  level: {a: b}\n", []string{"c.yaml:3: log.level: must be a single value, not a mapping"}},
 		{"scalar for list", region + "server: {virtual_host_domains: s3.local}\n", []string{"c.yaml:2: server.virtual_host_domains: must be a list, not a scalar"}},
 		{"enums", region + "tls: {mode: on}\nlog: {level: loud, format: xml}\nbuckets: {default: allow}\nsessions: {mode: rw}\nauth: {anonymous: all}\n", []string{

@@ -104,8 +104,18 @@ type Options struct {
 	KeyLookups []signing.KeyLookup
 	// Shims run, in order, on every authorized request that is forwarded,
 	// before it is signed, after the built-in compatibility shims (ACL,
-	// Content-MD5, DeleteObjects checksum).
+	// storage class, Content-MD5, DeleteObjects checksum and, with
+	// MD5ETags, the CompleteMultipartUpload ETag translation).
 	Shims []RequestShim
+	// MD5ETags replaces the ETag of successful PutObject and UploadPart
+	// answers with the quoted hex MD5 of the payload the proxy streamed
+	// upstream (hashed in stream, never buffered), which is what legacy
+	// clients such as s3cmd verify: S3 Express ETags are not MD5 digests.
+	// GET, HEAD and List keep S3's ETags, so an If-Match with an MD5 ETag
+	// will not match. CompleteMultipartUpload bodies are translated back:
+	// the part ETags are replaced with the real ones from ListParts
+	// (compat.CompleteMultipartETags). Default false (S3's ETags).
+	MD5ETags bool
 	// Handlers answer operations (by Operation.Name) instead of forwarding
 	// them. New installs defaults for ListBuckets, ListObjects (V1),
 	// ListObjectsV2 (prefix filtering) and CreateSession (local sessions);

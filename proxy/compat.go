@@ -44,8 +44,70 @@ func newLocalSessions(ttl time.Duration) *localsession.Store {
 
 // defaultShims are the request shims every forwarded request passes,
 // ahead of Options.Shims.
-func defaultShims() []RequestShim {
-	return []RequestShim{shimACL, shimStorageClass, shimContentMD5, shimDeleteObjects}
+func (p *Proxy) defaultShims() []RequestShim {
+	shims := []RequestShim{shimACL, shimStorageClass, shimContentMD5, shimDeleteObjects}
+	if p.opts.MD5ETags {
+		shims = append(shims, p.shimCompleteMD5ETags)
+	}
+	return shims
+}
+
+// hashPayloadMD5 arranges, under Options.MD5ETags, for the decoded payload
+// of a PutObject or UploadPart to be hashed with MD5 as it streams
+// upstream (a passthrough reader below any aws-chunked re-encoding, see
+// signing.Result.WrapPayload), for modifyResponse to answer as the ETag.
+// It runs after verifyContentMD5, so the hasher sees EOF only once the
+// Content-MD5 check has passed.
+func (p *Proxy) hashPayloadMD5(x *exchange, res *signing.Result) error {
+	if !p.opts.MD5ETags || res == nil {
+		return nil
+	}
+	if op := x.req.Op.Name; op != "PutObject" && op != "UploadPart" {
+		return nil
+	}
+	m := compat.NewPayloadMD5(payloadLength(res))
+	if err := res.WrapPayload(m.Wrap); err != nil {
+		return err
+	}
+	x.etag = m
+	return nil
+}
+
+// payloadLength is the length of res's decoded payload, -1 if unknown.
+func payloadLength(res *signing.Result) int64 {
+	switch {
+	case res.Body == nil:
+		return 0
+	case res.DecodedContentLength >= 0:
+		return res.DecodedContentLength
+	case isStreaming(res.UpstreamContentSHA256):
+		return -1
+	}
+	return res.ContentLength
+}
+
+// shimCompleteMD5ETags translates, under Options.MD5ETags, the MD5 part
+// ETags of a CompleteMultipartUpload body back to the upload's real ones
+// (compat.CompleteMultipartETags: one ListParts call per 1000 parts,
+// session-signed like the request). An aws-chunked body is forwarded
+// unchanged: no client sends one for this call.
+func (p *Proxy) shimCompleteMD5ETags(req *Request) error {
+	if req.Op.Name != "CompleteMultipartUpload" || isStreaming(req.ContentSHA256) {
+		return nil
+	}
+	body, n, err := compat.CompleteMultipartETags(req.In.Context(), p.upstreamFor(req), compat.CompleteInput{
+		Bucket:        req.Target.Bucket,
+		Key:           req.Key,
+		UploadID:      req.Query.Get("uploadId"),
+		Header:        req.Header,
+		Body:          req.Body,
+		ContentLength: req.ContentLength,
+	})
+	if err != nil {
+		return err
+	}
+	req.Body, req.ContentLength = body, n
+	return nil
 }
 
 // shimStorageClass drops x-amz-storage-class: STANDARD (the legacy way to

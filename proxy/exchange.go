@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/s3xproxy/s3xproxy/proxy/compat"
 	"github.com/s3xproxy/s3xproxy/proxy/route"
 	"github.com/s3xproxy/s3xproxy/session"
 )
@@ -66,6 +67,9 @@ type exchange struct {
 	rec   Record
 	req   Request
 	call  call
+	// etag hashes the payload of a PutObject or UploadPart under
+	// Options.MD5ETags (nil otherwise); modifyResponse reads it.
+	etag *compat.PayloadMD5
 }
 
 // call is one logical upstream call (possibly two attempts), handed to the

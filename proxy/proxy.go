@@ -96,7 +96,7 @@ func New(opts Options) (*Proxy, error) {
 	}
 	p.cache = session.New(creator, sopts)
 	p.transport = &signingTransport{p: p, base: opts.Transport}
-	p.opts.Shims = append(defaultShims(), opts.Shims...)
+	p.opts.Shims = append(p.defaultShims(), opts.Shims...)
 	handlers := p.defaultHandlers(store)
 	for name, h := range opts.Handlers {
 		handlers[name] = h

@@ -61,7 +61,8 @@ func (p *Proxy) begin(w http.ResponseWriter, r *http.Request) *exchange {
 }
 
 // prepare runs addressing, authentication, routing, classification and
-// authorization, arranges the Content-MD5 check of the payload, and fills
+// authorization, arranges the Content-MD5 check of the payload (and, under
+// Options.MD5ETags, its MD5 for the ETag), and fills
 // x.req with the outbound header, query and body.
 func (p *Proxy) prepare(x *exchange, r *http.Request) error {
 	if err := checkHeaderLimits(r.Header); err != nil {
@@ -93,6 +94,9 @@ func (p *Proxy) prepare(x *exchange, r *http.Request) error {
 		return err
 	}
 	if err := verifyContentMD5(x, r, res); err != nil {
+		return err
+	}
+	if err := p.hashPayloadMD5(x, res); err != nil {
 		return err
 	}
 	p.outbound(x, r, query, res)

@@ -7,8 +7,10 @@
 // Header and body shims (VerifyContentMD5, ContentMD5, ACL,
 // DeleteObjectsChecksum) are pure functions over the inbound headers and
 // body (for VerifyContentMD5, the verified signing.Result); they never
-// buffer a body except DeleteObjectsChecksum, whose buffer is explicitly
-// bounded. Handlers
+// buffer a body except DeleteObjectsChecksum and CompleteMultipartETags,
+// whose buffers are explicitly bounded. The opt-in MD5-ETag mode is
+// PayloadMD5 (hash an upload as it streams) and CompleteMultipartETags
+// (translate the MD5 part ETags back through ListParts). Handlers
 // (Lister, ListBuckets) talk to S3 only through the Upstream interface, which
 // the proxy core implements (routing and signing are not done here), and
 // transform XML token by token. Errors the proxy itself answers are
