@@ -116,6 +116,9 @@ type Server struct {
 	started atomic.Bool
 	stopped atomic.Bool
 	mu      sync.Mutex // serializes Start and Shutdown
+	// bound publishes addrs once Start has bound them, so Addrs never
+	// waits on mu (Shutdown holds it for the whole drain).
+	bound atomic.Pointer[[3]net.Addr]
 }
 
 // New validates opts and prepares TLS material (loads the files or
@@ -214,6 +217,8 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	addrs := s.addrs
+	s.bound.Store(&addrs)
 	plainH := http.Handler(&s.handler)
 	tlsConf := s.tlsConf
 	if s.opts.TLSMode == TLSACME {
@@ -346,9 +351,11 @@ func (s *Server) Swap(h http.Handler) <-chan struct{} { return s.handler.swap(h)
 // Addrs returns the bound plain, TLS and admin addresses (nil when that
 // listener is disabled or Start has not run).
 func (s *Server) Addrs() (plain, tls, admin net.Addr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addrs[0], s.addrs[1], s.addrs[2]
+	a := s.bound.Load()
+	if a == nil {
+		return nil, nil, nil
+	}
+	return a[0], a[1], a[2]
 }
 
 // ReloadCertificates re-reads the TLSFiles pair now. On error the previous

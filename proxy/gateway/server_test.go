@@ -13,9 +13,11 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -425,5 +427,58 @@ func TestStartFailsOnBusyPort(t *testing.T) {
 	if err := s.Start(context.Background()); err == nil {
 		s.Shutdown(context.Background())
 		t.Fatal("Start succeeded with the admin port in use")
+	}
+}
+
+// TestAddrsDuringDrain: Addrs answers while Shutdown is draining a
+// long request (it once waited on the lock Shutdown holds for the drain).
+func TestAddrsDuringDrain(t *testing.T) {
+	inHandler, release := make(chan struct{}), make(chan struct{})
+	s, err := New(Options{
+		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0",
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			close(inHandler)
+			<-release
+		}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	plain, _, _ := s.Addrs()
+	go func() {
+		if resp, err := http.Get("http://" + plain.String() + "/"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-inHandler
+	done := make(chan error, 1)
+	go func() { done <- s.Shutdown(context.Background()) }()
+	for !s.stopped.Load() {
+		runtime.Gosched()
+	}
+	got := make(chan net.Addr, 1)
+	go func() { _, _, admin := s.Addrs(); got <- admin }()
+	select {
+	case admin := <-got:
+		if admin == nil {
+			t.Fatal("admin address missing during the drain")
+		}
+		resp, err := http.Get("http://" + admin.String() + "/readyz")
+		if err != nil {
+			t.Fatalf("readyz during the drain: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("readyz during the drain = %d, want 503", resp.StatusCode)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Addrs blocked while Shutdown was draining")
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
