@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -108,6 +109,7 @@ func New(opts Options) (*Proxy, error) {
 		ErrorHandler:   p.errorHandler,
 		ModifyResponse: p.modifyResponse,
 		ErrorLog:       newStdLogger(p.log),
+		BufferPool:     copyBuffers,
 	}
 	return p, nil
 }
@@ -181,6 +183,22 @@ func DefaultTransport() *http.Transport {
 		DisableCompression:    true,
 	}
 }
+
+// copyBuffers is the ReverseProxy's response copy buffer pool: without it
+// every response allocates and zeroes 32 KiB (the largest allocator in the
+// small-object profile).
+var copyBuffers httputil.BufferPool = &bufferPool{}
+
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // sessionEndpoint resolves a real bucket name for CreateSession.
 func (p *Proxy) sessionEndpoint(bucket string) (session.Endpoint, error) {

@@ -53,10 +53,12 @@ func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	resp, used, err := t.attempt(first, c)
 	if !t.shouldRetry(c, resp, err) {
+		body.release()
 		return resp, err
 	}
 	replay, ok := body.detach()
 	if !ok {
+		body.release()
 		return resp, err
 	}
 	if resp != nil { // the peeked error is discarded: we answer with the retry
