@@ -143,10 +143,10 @@ func localCredentials(in []config.LocalCredential) ([]proxy.Credential, error) {
 	return out, nil
 }
 
-// upstreamTransport builds the one tuned transport for every upstream
-// request: keep-alive pool sized for a gateway, HTTP/1.1 (S3 speaks it
-// natively), TLS 1.2 minimum with extra roots from upstream.ca_file, no
-// transparent gzip (a proxy must not alter bodies), and, when
+// upstreamTransport builds the one transport for every upstream request:
+// proxy.DefaultTransport (keep-alive pool sized for a gateway, HTTP/1.1, no
+// transparent gzip, 100-continue honoured) plus HTTPS_PROXY from the
+// environment, TLS 1.2 minimum with extra roots from upstream.ca_file, and, when
 // upstream.dial_address is set, every connection dialled there whatever the
 // URL's host (the Host header and TLS server name stay the Zonal host).
 func upstreamTransport(u *config.Upstream) (*http.Transport, error) {
@@ -159,20 +159,10 @@ func upstreamTransport(u *config.Upstream) (*http.Transport, error) {
 		tlsConf.RootCAs = pool
 	}
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	t := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		TLSClientConfig:       tlsConf,
-		TLSHandshakeTimeout:   10 * time.Second,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
-		ForceAttemptHTTP2:     false,
-		WriteBufferSize:       64 << 10,
-		ReadBufferSize:        64 << 10,
-	}
+	t := proxy.DefaultTransport()
+	t.Proxy = http.ProxyFromEnvironment
+	t.DialContext = dialer.DialContext
+	t.TLSClientConfig = tlsConf
 	if addr := u.DialAddress; addr != "" {
 		t.Proxy = nil // the dial address is the destination, never an HTTP proxy
 		t.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
