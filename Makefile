@@ -25,7 +25,7 @@ test-short:
 
 ## bench: the full benchmark harness (writes BENCHMARKS.md figures)
 bench:
-	$(GO) run ./test/bench
+	$(GO) run ./test/bench --json test/bench/results.json --md BENCHMARKS.md --chart test/bench/throughput.svg
 
 bench-quick:
 	$(GO) run ./test/bench --quick
