@@ -119,7 +119,8 @@ type Options struct {
 	// Handlers answer operations (by Operation.Name) instead of forwarding
 	// them. New installs defaults for ListBuckets, ListObjects (V1),
 	// ListObjectsV2 (prefix filtering) and CreateSession (local sessions);
-	// an entry here replaces the default of the same name.
+	// an entry here replaces the default of the same name, and a nil entry
+	// removes it (ListBuckets, ListObjects and CreateSession then get 501).
 	Handlers map[string]Handler
 }
 

@@ -100,6 +100,10 @@ func New(opts Options) (*Proxy, error) {
 	p.opts.Shims = append(p.defaultShims(), opts.Shims...)
 	handlers := p.defaultHandlers(store)
 	for name, h := range opts.Handlers {
+		if h == nil { // a nil handler removes the default: the operation gets 501
+			delete(handlers, name)
+			continue
+		}
 		handlers[name] = h
 	}
 	p.opts.Handlers = handlers
