@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,9 +16,9 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
-func startTestDev(t *testing.T) (*devEnv, *lockedBuffer) {
+func startTestDev(t *testing.T) (*devEnv, *syncBuffer) {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &syncBuffer{}
 	env, err := startDev("127.0.0.1:0", logs)
 	if err != nil {
 		t.Fatal(err)
@@ -96,22 +95,4 @@ func TestDevCurlCommands(t *testing.T) {
 			t.Fatalf("GET printed %q, want the object", out)
 		}
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for the proxy's concurrent writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
