@@ -6,6 +6,7 @@ package signing
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -20,51 +21,23 @@ type presignParams struct {
 	hasContentSHA256                                               bool
 }
 
+// presignNames are the presign query parameters, in presignParams order;
+// the first six are required.
+var presignNames = []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
+	"X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Content-Sha256", "X-Amz-S3session-Token"}
+
 // parsePresignQuery extracts the X-Amz-* authentication parameters from
 // rawQuery (decoded), each at most once; the required ones must be present.
 func parsePresignQuery(rawQuery string) (presignParams, error) {
 	var p presignParams
-	var seen [8]bool
-	for q := rawQuery; q != ""; {
-		var part string
-		part, q, _ = cutByte(q, '&')
-		k, val, _ := cutByte(part, '=')
-		k = decodedName(k)
-		var dst *string
-		var i int
-		switch k {
-		case "X-Amz-Algorithm":
-			dst, i = &p.algorithm, 0
-		case "X-Amz-Credential":
-			dst, i = &p.credential, 1
-		case "X-Amz-Date":
-			dst, i = &p.date, 2
-		case "X-Amz-Expires":
-			dst, i = &p.expires, 3
-		case "X-Amz-SignedHeaders":
-			dst, i = &p.signedHeaders, 4
-		case "X-Amz-Signature":
-			dst, i = &p.signature, 5
-		case "X-Amz-Content-Sha256":
-			dst, i = &p.contentSHA256, 6
-			p.hasContentSHA256 = true
-		case "X-Amz-S3session-Token":
-			dst, i = &p.sessionToken, 7
-		default:
-			continue
-		}
-		if seen[i] {
-			return p, fmt.Errorf("%w: duplicate query parameter %s", ErrMalformedAuth, k)
-		}
-		seen[i] = true
-		dec, err := unescape(val, true)
-		if err != nil {
-			return p, fmt.Errorf("%w: query parameter %s: %w", ErrMalformedAuth, k, err)
-		}
-		*dst = dec
+	seen, err := authParams(rawQuery, presignNames, []*string{&p.algorithm, &p.credential, &p.date,
+		&p.expires, &p.signedHeaders, &p.signature, &p.contentSHA256, &p.sessionToken})
+	if err != nil {
+		return p, err
 	}
-	for i, name := range [...]string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature"} {
-		if !seen[i] {
+	p.hasContentSHA256 = seen&(1<<6) != 0
+	for i, name := range presignNames[:6] {
+		if seen&(1<<i) == 0 {
 			return p, fmt.Errorf("%w: missing query parameter %s", ErrMalformedAuth, name)
 		}
 	}
@@ -72,6 +45,33 @@ func parsePresignQuery(rawQuery string) (presignParams, error) {
 		return p, fmt.Errorf("%w: X-Amz-Algorithm %q", ErrUnsupportedAuth, p.algorithm)
 	}
 	return p, nil
+}
+
+// authParams decodes the query parameters listed in names into the strings
+// dst points at (same order), each at most once, and returns a bit set of
+// those present. Other parameters are skipped.
+func authParams(rawQuery string, names []string, dst []*string) (uint, error) {
+	var seen uint
+	for q := rawQuery; q != ""; {
+		var part string
+		part, q, _ = cutByte(q, '&')
+		k, val, _ := cutByte(part, '=')
+		k = decodedName(k)
+		i := slices.Index(names, k)
+		if i < 0 {
+			continue
+		}
+		if seen&(1<<i) != 0 {
+			return seen, fmt.Errorf("%w: duplicate query parameter %s", ErrMalformedAuth, k)
+		}
+		seen |= 1 << i
+		dec, err := unescape(val, true)
+		if err != nil {
+			return seen, fmt.Errorf("%w: query parameter %s: %w", ErrMalformedAuth, k, err)
+		}
+		*dst[i] = dec
+	}
+	return seen, nil
 }
 
 // parsePresign turns the query parameters into a v4Auth and the expiry.

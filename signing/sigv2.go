@@ -118,35 +118,16 @@ func (v *Verifier) verifyV2Query(r *http.Request, rawPath, rawQuery string, now 
 	return v.finishV2(r, AuthSigV2Query, akid, sig, expires, rawPath, rawQuery, now)
 }
 
+// v2QueryNames are the SigV2 query auth parameters.
+var v2QueryNames = []string{"AWSAccessKeyId", "Signature", "Expires"}
+
 // parseV2Query extracts the decoded SigV2 query parameters, each exactly once.
 func parseV2Query(rawQuery string) (akid, sig, expires string, err error) {
-	var seen [3]bool
-	for q := rawQuery; q != ""; {
-		var part string
-		part, q, _ = cutByte(q, '&')
-		k, val, _ := cutByte(part, '=')
-		k = decodedName(k)
-		var dst *string
-		var i int
-		switch k {
-		case "AWSAccessKeyId":
-			dst, i = &akid, 0
-		case "Signature":
-			dst, i = &sig, 1
-		case "Expires":
-			dst, i = &expires, 2
-		default:
-			continue
-		}
-		if seen[i] {
-			return "", "", "", fmt.Errorf("%w: duplicate query parameter %s", ErrMalformedAuth, k)
-		}
-		seen[i] = true
-		if *dst, err = unescape(val, true); err != nil {
-			return "", "", "", fmt.Errorf("%w: query parameter %s: %w", ErrMalformedAuth, k, err)
-		}
+	seen, err := authParams(rawQuery, v2QueryNames, []*string{&akid, &sig, &expires})
+	if err != nil {
+		return "", "", "", err
 	}
-	if !seen[0] || !seen[1] || !seen[2] || akid == "" {
+	if seen != 0b111 || akid == "" {
 		return "", "", "", fmt.Errorf("%w: want AWSAccessKeyId, Signature and Expires", ErrMalformedAuth)
 	}
 	return akid, sig, expires, nil
