@@ -38,6 +38,8 @@ type loadResult struct {
 	// s3xproxy; 0 for direct) and the emulator used during the burst.
 	HopCPU time.Duration
 	EmuCPU time.Duration
+	// HopCtxSw is the hop process's context switches during the burst.
+	HopCtxSw int64
 }
 
 // runLoad drives spec on client c, measuring the hop process hopPID and the
@@ -117,6 +119,7 @@ func runLoad(ctx context.Context, c *client, spec loadSpec, hopPID, emuPID int) 
 	}
 	if hop1, ok := statIf(hopPID); ok {
 		res.HopCPU = hop1.CPU - hop0.CPU
+		res.HopCtxSw = hop1.CtxSw - hop0.CtxSw
 	}
 	if emu1, ok := statIf(emuPID); ok {
 		res.EmuCPU = emu1.CPU - emu0.CPU
@@ -138,6 +141,7 @@ type agg struct {
 	Bytes       int64
 	Elapsed     time.Duration
 	HopCPU      time.Duration
+	HopCtxSw    int64
 	EmuCPU      time.Duration
 	Lat         []int64
 	Done        []int64
@@ -151,6 +155,7 @@ func (a *agg) add(r loadResult, rate float64) {
 	a.Bytes += r.Bytes
 	a.Elapsed += r.Elapsed
 	a.HopCPU += r.HopCPU
+	a.HopCtxSw += r.HopCtxSw
 	a.EmuCPU += r.EmuCPU
 	a.Lat = append(a.Lat, r.Lat...)
 	a.Done = append(a.Done, r.Done...)

@@ -152,6 +152,10 @@ type procStat struct {
 	CPU time.Duration // utime + stime
 	RSS int64         // VmRSS, bytes
 	HWM int64         // VmHWM (peak RSS since start or last reset), bytes
+	// CtxSw is the context switches of all the process's threads
+	// (voluntary + involuntary). At low concurrency a hop's CPU goes mostly
+	// to parking and waking threads, so this counts what CPU time hides.
+	CtxSw int64
 }
 
 // clockTick is USER_HZ; 100 on every Linux architecture Go supports.
@@ -192,7 +196,30 @@ func readProcStat(pid int) (procStat, error) {
 			s.HWM = parseKB(v)
 		}
 	}
+	s.CtxSw = threadContextSwitches(pid)
 	return s, nil
+}
+
+// threadContextSwitches sums voluntary_ctxt_switches and
+// nonvoluntary_ctxt_switches over /proc/<pid>/task/*/status. Threads that
+// exit during a burst take their counts with them; Go keeps its threads.
+func threadContextSwitches(pid int) int64 {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	var n int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if ok && (k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches") {
+				c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				n += c
+			}
+		}
+	}
+	return n
 }
 
 func parseKB(v string) int64 {

@@ -32,12 +32,13 @@ func printTables(w io.Writer, res *Results) {
 	}
 	if len(res.Small) > 0 {
 		fmt.Fprintln(tw, "\nSMALL OBJECTS (req/s; latency µs p50/p99/p99.9; hop CPU µs/req)")
-		fmt.Fprintln(tw, "cell\tdirect rps\tbare rps\tpx rps\tpx/bare\tdirect lat\tbare lat\tpx lat\tadded p50\tadded p99\tbare cpu\tpx cpu\terrors\t")
+		fmt.Fprintln(tw, "cell\tdirect rps\tbare rps\tpx rps\tpx/bare\tdirect lat\tbare lat\tpx lat\tadded p50\tadded p99\tbare cpu\tpx cpu\tbare csw\tpx csw\terrors\t")
 		for _, c := range res.Small {
 			d, b, p := pathOf(c.Paths, pathDirect), pathOf(c.Paths, pathBare), pathOf(c.Paths, pathProxy)
-			fmt.Fprintf(tw, "%s%s %s c=%d\t%.0f\t%.0f\t%.0f\t%.3f\t%s\t%s\t%s\t%.0f\t%.0f\t%.1f\t%.1f\t%s\t\n",
+			fmt.Fprintf(tw, "%s%s %s c=%d\t%.0f\t%.0f\t%.0f\t%.3f\t%s\t%s\t%s\t%.0f\t%.0f\t%.1f\t%.1f\t%.2f\t%.2f\t%s\t\n",
 				tlsName(c.TLS), c.Op, sizeName(c.Size), c.Conc, d.RPS, b.RPS, p.RPS, c.RatioBare,
-				lat3(d), lat3(b), lat3(p), c.AddedP50, c.AddedP99, b.HopCPUPerReq, p.HopCPUPerReq, cellErrors(c.Paths))
+				lat3(d), lat3(b), lat3(p), c.AddedP50, c.AddedP99, b.HopCPUPerReq, p.HopCPUPerReq,
+				b.HopCtxSwPerReq, p.HopCtxSwPerReq, cellErrors(c.Paths))
 		}
 	}
 	if len(res.Sweep) > 0 {
@@ -153,13 +154,13 @@ func markdownSection(res *Results, chartRef string) string {
 	}
 	if len(res.Small) > 0 {
 		b.WriteString("\n### Small objects (scenario 2; TLS rows are scenario 5)\n\n")
-		b.WriteString("| cell | direct req/s | bare req/s | s3xproxy req/s | s3xproxy/bare | latency µs p50/p99/p99.9 direct | bare | s3xproxy | added p50 / p99 µs | CPU µs/req bare / s3xproxy |\n")
-		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		b.WriteString("| cell | direct req/s | bare req/s | s3xproxy req/s | s3xproxy/bare | latency µs p50/p99/p99.9 direct | bare | s3xproxy | added p50 / p99 µs | CPU µs/req bare / s3xproxy | context switches/req bare / s3xproxy |\n")
+		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, c := range res.Small {
 			d, bb, px := pathOf(c.Paths, pathDirect), pathOf(c.Paths, pathBare), pathOf(c.Paths, pathProxy)
-			fmt.Fprintf(&b, "| %s%s %s c=%d | %.0f | %.0f | %.0f | %.3f | %s | %s | %s | %.0f / %.0f | %.1f / %.1f |\n",
+			fmt.Fprintf(&b, "| %s%s %s c=%d | %.0f | %.0f | %.0f | %.3f | %s | %s | %s | %.0f / %.0f | %.1f / %.1f | %.2f / %.2f |\n",
 				tlsName(c.TLS), c.Op, sizeName(c.Size), c.Conc, d.RPS, bb.RPS, px.RPS, c.RatioBare, lat3(d), lat3(bb), lat3(px),
-				c.AddedP50, c.AddedP99, bb.HopCPUPerReq, px.HopCPUPerReq)
+				c.AddedP50, c.AddedP99, bb.HopCPUPerReq, px.HopCPUPerReq, bb.HopCtxSwPerReq, px.HopCtxSwPerReq)
 		}
 	}
 	if len(res.Sweep) > 0 {

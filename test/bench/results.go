@@ -70,7 +70,10 @@ type PathFigures struct {
 	HopCPUPerGiB float64 `json:"hop_cpu_s_per_gib,omitempty"`
 	// HopCPUPerReq is hop CPU µs per request (small objects).
 	HopCPUPerReq float64 `json:"hop_cpu_us_per_req,omitempty"`
-	EmuCPUs      float64 `json:"emulator_cpu_s"`
+	// HopCtxSwPerReq is the hop's context switches (all threads) per
+	// request (small objects).
+	HopCtxSwPerReq float64 `json:"hop_ctxsw_per_req,omitempty"`
+	EmuCPUs        float64 `json:"emulator_cpu_s"`
 	// HopPeakRSS is the hop's VmHWM during the cell (reset before it);
 	// HopPeakRSSSampled the maximum VmRSS seen by 20 ms sampling.
 	HopPeakRSS        int64     `json:"hop_peak_rss_bytes,omitempty"`

@@ -202,6 +202,7 @@ func runSmall(ctx context.Context, cfg *config, e *env, res *Results) error {
 				f.P50us, f.P99us, f.P999us = p[0], p[1], p[2]
 				if k != pathDirect && a.Ops > 0 {
 					f.HopCPUPerReq = a.HopCPU.Seconds() * 1e6 / float64(a.Ops)
+					f.HopCtxSwPerReq = float64(a.HopCtxSw) / float64(a.Ops)
 				}
 				cell.Paths = append(cell.Paths, f)
 			}
@@ -217,8 +218,9 @@ func runSmall(ctx context.Context, cfg *config, e *env, res *Results) error {
 			cell.AddedP50, cell.AddedP99, cell.AddedP999 = px.P50us-bare.P50us, px.P99us-bare.P99us, px.P999us-bare.P999us
 			cell.RatioBare = ratio(cell.Paths, pathProxy, pathBare, func(f PathFigures) float64 { return f.RPS })
 			res.Small = append(res.Small, cell)
-			logf("small %s%s c=%d: direct %.0f bare %.0f s3xproxy %.0f req/s; added p50 %.0fµs p99 %.0fµs; proxy %.1f µs CPU/req%s",
-				tlsTag(e), op, conc, get(pathDirect).RPS, bare.RPS, px.RPS, cell.AddedP50, cell.AddedP99, px.HopCPUPerReq,
+			logf("small %s%s c=%d: direct %.0f bare %.0f s3xproxy %.0f req/s; added p50 %.0fµs p99 %.0fµs; CPU µs/req bare %.1f proxy %.1f; context switches/req bare %.2f proxy %.2f%s",
+				tlsTag(e), op, conc, get(pathDirect).RPS, bare.RPS, px.RPS, cell.AddedP50, cell.AddedP99, bare.HopCPUPerReq, px.HopCPUPerReq,
+				bare.HopCtxSwPerReq, px.HopCtxSwPerReq,
 				errNote(cell.Paths))
 		}
 	}
