@@ -3,7 +3,10 @@ package signing
 import (
 	"bytes"
 	"crypto/sha256"
+	"fmt"
 	"io"
+	"math"
+	"net"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -54,4 +57,79 @@ func BenchmarkSHA256(b *testing.B) {
 	for b.Loop() {
 		sha256.Sum256(data)
 	}
+}
+
+// BenchmarkCheckReaderLoopback measures hex-hashed bodies copied as the
+// proxy's transport copies them: 32 KiB reads through the checking reader,
+// each written to a loopback TCP connection (the upstream) drained by its
+// own goroutine, from memory or from another loopback connection (the
+// client) fed by its own goroutine. Unlike BenchmarkVerifyHashedBody, the
+// consumer does I/O per read, so hashing can overlap with it; "inline"
+// hashes every read on the reading goroutine, as before hashPipe.
+func BenchmarkCheckReaderLoopback(b *testing.B) {
+	for _, size := range []int{64 << 10, 1 << 20, 16 << 20} {
+		data := bytes.Repeat([]byte("s3xproxy"), size/8)
+		sum := sha256.Sum256(data)
+		for _, src := range []string{"mem", "tcp"} {
+			for _, mode := range []struct {
+				name      string
+				asyncRead int
+			}{{"async", asyncMinRead}, {"inline", math.MaxInt}} {
+				b.Run(fmt.Sprintf("%dKiB/%s/%s", size>>10, src, mode.name), func(b *testing.B) {
+					var client io.Reader
+					if src == "tcp" {
+						client = loopbackPair(b, func(c net.Conn) { // feeds the body, again and again
+							for {
+								if _, err := c.Write(data); err != nil {
+									return
+								}
+							}
+						})
+					}
+					upstream := loopbackPair(b, func(c net.Conn) { io.Copy(io.Discard, c) })
+					buf := make([]byte, 32<<10)
+					b.SetBytes(int64(len(data)))
+					b.ReportAllocs()
+					for b.Loop() {
+						var body io.Reader = bytes.NewReader(data)
+						if client != nil {
+							body = io.LimitReader(client, int64(len(data)))
+						}
+						cr := newCheckReader(io.NopCloser(body), sha256.New(), sum[:], int64(len(data)), ErrContentSHA256Mismatch)
+						cr.asyncRead = mode.asyncRead
+						if _, err := io.CopyBuffer(struct{ io.Writer }{upstream}, struct{ io.Reader }{cr}, buf); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// loopbackPair returns one end of a loopback TCP connection whose other end
+// is served by serve on its own goroutine. Both are closed at cleanup.
+func loopbackPair(tb testing.TB, serve func(net.Conn)) net.Conn {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		serve(c)
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close(); <-done })
+	return c
 }

@@ -93,6 +93,13 @@ func decodedContentLength(h http.Header) (int64, error) {
 // never receives the complete body before the check: a failed check makes
 // that final Read return no bytes and the error, and an upstream request
 // streaming the body is aborted short of its Content-Length.
+//
+// In a large body, from the first long read that does not end it, the
+// bytes read are copied into a hashPipe and hashed on another goroutine
+// while Read returns, so the hashing overlaps with the caller's write
+// upstream and its next Read; the final Read waits for it before the
+// check. Like any io.Reader, a checkReader is used by one goroutine at a
+// time.
 type checkReader struct {
 	rc       io.ReadCloser
 	h        hash.Hash
@@ -105,10 +112,18 @@ type checkReader struct {
 	has      bool
 	done     bool  // the end was reached and the check passed
 	err      error // sticky: io.EOF after success, or the failure
+
+	// A read of asyncRead bytes or more, in a body of asyncBody or more,
+	// starts pipe, which hashes from then on until the end.
+	asyncRead int
+	asyncBody int64
+	ringSize  int // of pipe's ring; 0 for pipeRing
+	pipe      *hashPipe
 }
 
 func newCheckReader(rc io.ReadCloser, h hash.Hash, want []byte, length int64, mismatch error) *checkReader {
-	return &checkReader{rc: rc, h: h, want: want, length: length, mismatch: mismatch}
+	return &checkReader{rc: rc, h: h, want: want, length: length, mismatch: mismatch,
+		asyncRead: asyncMinRead, asyncBody: asyncMinBody}
 }
 
 func (c *checkReader) Read(p []byte) (int, error) {
@@ -132,8 +147,8 @@ func (c *checkReader) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := c.rc.Read(dst)
-	c.h.Write(dst[:n])
 	c.n += int64(n)
+	c.write(dst[:n], err != nil || c.length >= 0 && c.n >= c.length)
 	if c.length >= 0 && c.n > c.length {
 		return c.fail(fmt.Errorf("%w: body longer than Content-Length %d", ErrIncompleteBody, c.length))
 	}
@@ -205,8 +220,49 @@ func (c *checkReader) verify() error {
 	return nil
 }
 
-// Close closes the wrapped body.
+// Close closes the wrapped body. It does not wait for bytes still being
+// hashed: that goroutine ends on its own, and its ring is left to the
+// garbage collector rather than returned to the pool under it.
 func (c *checkReader) Close() error { return c.rc.Close() }
+
+// Hashing moves to a hashPipe for large bodies read in long reads: the
+// first read of asyncMinRead bytes or more that does not end a body
+// declared (or, when its length is unknown, found) to be asyncMinBody
+// bytes or more. A shorter read would cost about what it saves: SHA-256 of
+// 8 KiB takes ~6 µs with SHA-NI (MD5 ~13 µs), a handoff a few µs plus the
+// scheduler's latency. A smaller body is mostly hashed at the end anyway,
+// when Read must wait for the pipe: over loopback TCP, bodies of 64 KiB
+// copied 5-20% slower through a pipe, 128 KiB 5% faster, 1 MiB 25-60%
+// faster (BenchmarkCheckReaderLoopback). A 4 KiB PUT, or a body read in one
+// Read, takes the straight path: no goroutine, no ring, no copy.
+const (
+	asyncMinRead = 8 << 10
+	asyncMinBody = 128 << 10
+)
+
+// write adds b, just read from rc, to the digest. last marks the Read that
+// ends the body or fails: every byte is then in the digest when write
+// returns, and the pipe's ring back in its pool.
+func (c *checkReader) write(b []byte, last bool) {
+	if c.pipe == nil {
+		if last || len(b) < c.asyncRead || max(c.length, c.n) < c.asyncBody {
+			c.h.Write(b)
+			return
+		}
+		if c.pipe = newHashPipe(c.h, c.ringSize); c.pipe == nil { // all slots taken
+			c.h.Write(b)
+			return
+		}
+	}
+	if !last {
+		c.pipe.write(b) // small reads too: they must follow what is in the ring
+		return
+	}
+	c.pipe.flush()
+	c.pipe.release()
+	c.pipe = nil
+	c.h.Write(b)
+}
 
 // NewMD5Reader wraps body so that reaching EOF checks the bytes against the
 // base64 Content-MD5 value; a mismatch fails that Read with ErrBadDigest

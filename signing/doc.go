@@ -10,7 +10,9 @@
 // payloads (signed chunks, signed and unsigned trailers), the declared
 // x-amz-content-sha256 and Content-MD5. Bodies are wrapped, never buffered: a
 // mismatch found at EOF fails the Read, so an upstream request that streams
-// the body is aborted and nothing is committed.
+// the body is aborted and nothing is committed. A large body's hash runs on
+// a goroutine of its own, from a bounded copy of the bytes read, so that it
+// overlaps with the reader's I/O (hashpipe.go).
 //
 // It must not know about buckets, routing, sessions caches, configuration or
 // HTTP error rendering: it imports only the standard library and the SDK's
@@ -29,5 +31,6 @@
 // Files: sign.go (outbound), sigv4.go (shared SigV4 primitives), encode.go
 // (path and query canonicalization), verify.go (dispatch, SigV4 header auth),
 // presign.go, sigv2.go, chunked.go and chunkenc.go (aws-chunked decode and
-// unsigned re-encode), body.go (hash and MD5 readers), upstream.go.
+// unsigned re-encode), body.go (hash and MD5 readers), hashpipe.go (hashing
+// off the reading goroutine), upstream.go.
 package signing

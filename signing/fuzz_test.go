@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"testing/synctest"
 )
 
 // Fuzz targets. Seed corpora live in testdata/fuzz/<target>; run one with
@@ -294,5 +295,64 @@ func FuzzUnsignedChunkedParser(f *testing.F) {
 		if int64(len(got)) != decoded || len(trailers) != 1 || !strings.HasPrefix(trailers[0], "x-amz-checksum-crc32:") {
 			t.Fatalf("re-encoded stream: %d bytes, trailers %q", len(got), trailers)
 		}
+	})
+}
+
+// FuzzCheckReader reads a body through the hashing reader with the read
+// sizes of sizes (cycled, 1 to 256 bytes each; 32 KiB if empty), a declared
+// length off by delta (-128: unknown), a digest corrupted or not, and reads
+// of asyncRead+1 bytes or more hashed on another goroutine through a ring
+// of ring bytes (0: the default). Only the exact
+// body under the right digest may pass, with every byte then io.EOF; any
+// other ends with a classified error on a Read that returns no bytes, the
+// body's last byte never delivered. The synctest bubble fails if a
+// goroutine outlives the reader.
+func FuzzCheckReader(f *testing.F) {
+	f.Add([]byte(strings.Repeat("0123456789", 100)), []byte{31, 0, 255}, int8(0), false, uint8(15), uint8(0))
+	f.Add([]byte(strings.Repeat("0123456789", 100)), []byte{}, int8(-128), true, uint8(0), uint8(7))
+	f.Add([]byte(strings.Repeat("0123456789", 100)), []byte{200, 3}, int8(-128), false, uint8(0), uint8(100))
+	f.Add([]byte("x"), []byte{0}, int8(1), false, uint8(0), uint8(1))
+	f.Add([]byte("hello, world"), []byte{2}, int8(-3), false, uint8(1), uint8(0))
+	f.Add([]byte{}, []byte{}, int8(0), true, uint8(0), uint8(0))
+	f.Fuzz(func(t *testing.T, body, sizes []byte, delta int8, corrupt bool, asyncRead, ring uint8) {
+		length := int64(-1)
+		if delta != -128 {
+			length = max(int64(len(body))+int64(delta), 0)
+		}
+		want := sha256.Sum256(body)
+		if corrupt {
+			want[len(body)%32] ^= 1
+		}
+		synctest.Test(t, func(t *testing.T) {
+			cr := newCheckReader(io.NopCloser(bytes.NewReader(body)), sha256.New(), want[:], length, ErrContentSHA256Mismatch)
+			cr.asyncRead, cr.asyncBody, cr.ringSize = int(asyncRead)+1, 0, int(ring)
+			var got []byte
+			buf := make([]byte, 32<<10)
+			for i := 0; ; i++ {
+				p := buf
+				if len(sizes) > 0 {
+					p = buf[:int(sizes[i%len(sizes)])+1]
+				}
+				n, err := cr.Read(p)
+				got = append(got, p[:n]...)
+				if err == nil {
+					continue
+				}
+				ok := !corrupt && (length < 0 || length == int64(len(body)))
+				limit := int64(len(body)) // the failing Read keeps the last byte of these back
+				if length >= 0 {
+					limit = min(limit, length)
+				}
+				switch {
+				case !bytes.HasPrefix(body, got):
+					t.Fatalf("received %d bytes that are not a prefix of the body", len(got))
+				case ok && (err != io.EOF || len(got) != len(body)):
+					t.Fatalf("received %d of %d bytes, %v", len(got), len(body), err)
+				case !ok && (!knownErr(err) || n != 0 || len(got) > 0 && int64(len(got)) >= limit):
+					t.Fatalf("failed check: received %d of %d bytes (length %d), last Read %d, %v", len(got), len(body), length, n, err)
+				}
+				return
+			}
+		})
 	})
 }
