@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -63,10 +61,11 @@ type Handler func(w http.ResponseWriter, req *Request) error
 // Rewrite hook, the signing transport and the error and response hooks.
 type exchange struct {
 	start time.Time
-	w     *responseWriter
-	rec   Record
-	req   Request
-	call  call
+	// w is held by value: one allocation per request fewer than a pointer.
+	w    responseWriter
+	rec  Record
+	req  Request
+	call call
 	// etag hashes the payload of a PutObject or UploadPart under
 	// Options.MD5ETags (nil otherwise); modifyResponse reads it.
 	etag *compat.PayloadMD5
@@ -78,6 +77,10 @@ type call struct {
 	target route.Target
 	auth   UpstreamAuth
 	mode   session.Mode
+	// header is the unsigned outbound header a retry re-signs from, set by
+	// the Rewrite hook (see signingTransport.RoundTrip); nil: RoundTrip
+	// copies the request's before signing it.
+	header http.Header
 	// Results, written by the transport.
 	session   session.Status
 	retried   bool
@@ -102,9 +105,18 @@ func withCall(ctx context.Context, c *call) context.Context {
 	return context.WithValue(ctx, callKey{}, c)
 }
 
+// callFrom returns the call of an outbound request: the one Proxy.Upstream
+// attached, else the forwarded request's own (exchange.call). Finding the
+// latter through the exchange saves a context value and a request copy per
+// forwarded request.
 func callFrom(ctx context.Context) *call {
-	c, _ := ctx.Value(callKey{}).(*call)
-	return c
+	if c, ok := ctx.Value(callKey{}).(*call); ok {
+		return c
+	}
+	if x := exchangeFrom(ctx); x != nil {
+		return &x.call
+	}
+	return nil
 }
 
 type exchangeKey struct{}
@@ -115,17 +127,25 @@ func exchangeFrom(ctx context.Context) *exchange {
 }
 
 // newRequestID returns an S3-style request id (16 upper-case hex digits)
-// and extended id (base64), from a fast non-cryptographic source: they are
-// correlation ids, not secrets.
+// and extended id (base64 of 24 bytes), from a fast non-cryptographic
+// source (math/rand/v2's runtime generator: no syscall, no lock): they are
+// correlation ids, not secrets. Both are encoded into one buffer and cut
+// from one string, so the pair costs a single allocation.
 func newRequestID() (id, id2 string) {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], rand.Uint64())
-	id = strings.ToUpper(hex.EncodeToString(b[:]))
-	var e [24]byte
-	for i := 0; i < len(e); i += 8 {
-		binary.BigEndian.PutUint64(e[i:], rand.Uint64())
+	const upperHex = "0123456789ABCDEF"
+	var raw [24]byte
+	for i := 0; i < len(raw); i += 8 {
+		binary.BigEndian.PutUint64(raw[i:], rand.Uint64())
 	}
-	return id, base64.StdEncoding.EncodeToString(e[:])
+	var buf [16 + 32]byte // base64.StdEncoding.EncodedLen(24) == 32
+	v := rand.Uint64()
+	for i := 15; i >= 0; i-- {
+		buf[i] = upperHex[v&15]
+		v >>= 4
+	}
+	base64.StdEncoding.Encode(buf[16:], raw[:])
+	s := string(buf[:])
+	return s[:16], s[16:]
 }
 
 // responseWriter records the status and the bytes written.

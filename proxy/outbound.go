@@ -1,9 +1,11 @@
 package proxy
 
 import (
+	"maps"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,20 +45,7 @@ var inboundAuthParams = map[string]bool{
 // outbound fills x.req's upstream header, query and body from the inbound
 // request and the verification result.
 func (p *Proxy) outbound(x *exchange, r *http.Request, query url.Values, res *signing.Result) {
-	h := r.Header.Clone()
-	for _, c := range h.Values("Connection") {
-		for _, f := range strings.Split(c, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				h.Del(f)
-			}
-		}
-	}
-	for _, k := range hopHeaders {
-		h.Del(k)
-	}
-	for _, k := range inboundAuthHeaders {
-		h.Del(k)
-	}
+	h := outboundHeader(r.Header)
 	for k := range query {
 		if inboundAuthParams[strings.ToLower(k)] {
 			delete(query, k)
@@ -78,6 +67,56 @@ func (p *Proxy) outbound(x *exchange, r *http.Request, query url.Values, res *si
 		h.Set("X-Amz-Trailer", res.Trailer)
 	}
 	fixContentEncoding(h, isStreaming(x.req.ContentSHA256))
+}
+
+// droppedHeaders is hopHeaders and inboundAuthHeaders as a set.
+var droppedHeaders = func() map[string]bool {
+	m := make(map[string]bool, len(hopHeaders)+len(inboundAuthHeaders))
+	for _, k := range hopHeaders {
+		m[k] = true
+	}
+	for _, k := range inboundAuthHeaders {
+		m[k] = true
+	}
+	return m
+}()
+
+// outboundHeader returns a copy of in without droppedHeaders and the
+// headers in's Connection header names (RFC 9110 §7.6.1), as Clone and a
+// Del per name would, but in one pass and with only the kept values copied
+// (into one backing array, as Header.Clone does). A nil value slice stays
+// nil, as in Clone.
+func outboundHeader(in http.Header) http.Header {
+	var conn []string // canonical names listed in Connection
+	for _, c := range in["Connection"] {
+		for _, f := range strings.Split(c, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				conn = append(conn, http.CanonicalHeaderKey(f))
+			}
+		}
+	}
+	drop := func(k string) bool { return droppedHeaders[k] || slices.Contains(conn, k) }
+	keys, values := 0, 0
+	for k, vs := range in {
+		if !drop(k) {
+			keys++
+			values += len(vs)
+		}
+	}
+	h := make(http.Header, keys)
+	sv := make([]string, values)
+	for k, vs := range in {
+		switch {
+		case drop(k):
+		case vs == nil:
+			h[k] = nil
+		default:
+			n := copy(sv, vs)
+			h[k] = sv[:n:n]
+			sv = sv[n:]
+		}
+	}
+	return h
 }
 
 func isStreaming(sha string) bool { return strings.HasPrefix(sha, "STREAMING-") }
@@ -106,16 +145,31 @@ func fixContentEncoding(h http.Header, chunked bool) {
 
 // rewrite is the ReverseProxy Rewrite hook: it points the outbound request
 // at the routed host, with the encoded key as RawPath and the canonical
-// query, and replaces the header and body with x.req's. Signing happens
-// later, in the transport.
+// query, and replaces the header and body with x.req's. x.req.Header,
+// complete here, is saved as the call's unsigned header (a retry re-signs
+// from it); the outbound request gets a map of its own, the one signing
+// writes to. Signing happens later, in the transport.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	x := exchangeFrom(pr.In.Context())
 	out := pr.Out
-	u := upstreamURL(x.call.target.URL.Scheme, x.call.target.Host, x.req.Key, x.req.Query)
-	out.URL = u
-	out.Host = u.Host
-	out.Header = x.req.Header
-	out.Header.Set(signing.HeaderContentSHA256, x.req.ContentSHA256)
+	// out.URL and out.Header are ReverseProxy's fresh copies of the inbound
+	// URL and header, which are never sent: they are reused rather than a
+	// new URL and map allocated per request.
+	*out.URL = upstreamURL(x.call.target.URL.Scheme, x.call.target.Host, x.req.Key, x.req.Query)
+	out.Host = out.URL.Host
+	h := x.req.Header
+	// Both values from one allocation, capacity-limited; the names are
+	// canonical, so this is what Header.Set does.
+	v := []string{x.req.ContentSHA256, ""}
+	h[signing.HeaderContentSHA256] = v[0:1:1]
+	if _, ok := h["User-Agent"]; !ok {
+		// What ReverseProxy does after this hook (no Go default
+		// User-Agent), done here so the saved header has it too.
+		h["User-Agent"] = v[1:2:2]
+	}
+	x.call.header = h
+	clear(out.Header)
+	maps.Copy(out.Header, h) // value slices shared: see signingTransport.RoundTrip
 	out.Body, out.ContentLength = x.req.Body, x.req.ContentLength
 	if out.Body == nil || out.ContentLength == 0 {
 		out.Body, out.ContentLength = nil, 0
@@ -128,9 +182,9 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 // upstreamURL builds scheme://host/<EncodePath(key)>?<canonical query>.
 // Path holds the decoded key and RawPath its S3 encoding, so what goes on
 // the wire is exactly what was signed.
-func upstreamURL(scheme, host, key string, q url.Values) *url.URL {
+func upstreamURL(scheme, host, key string, q url.Values) url.URL {
 	p := "/" + key
-	return &url.URL{Scheme: scheme, Host: host, Path: p, RawPath: signing.EncodePath(p), RawQuery: canonicalQuery(q)}
+	return url.URL{Scheme: scheme, Host: host, Path: p, RawPath: signing.EncodePath(p), RawQuery: canonicalQuery(q)}
 }
 
 // canonicalQuery encodes q sorted by name then value, names and values

@@ -35,9 +35,17 @@ type signingTransport struct {
 var _ http.RoundTripper = (*signingTransport)(nil)
 
 // RoundTrip implements http.RoundTripper. The request's context must carry
-// a *call (the route target, upstream auth and session mode). req is not
-// modified: each attempt signs its own clone, so req's header is the saved
-// copy a retry re-signs from.
+// a *call (the route target, upstream auth and session mode).
+//
+// Unlike a general RoundTripper, it modifies req: the first attempt signs
+// req itself, which is always a request of the proxy's own making
+// (ReverseProxy's outbound copy, or the one Proxy.Upstream was handed), so
+// no per-request copy of the request, its URL and its header is needed. A
+// retry signs a fresh copy of req whose header is a copy of c.header, the
+// unsigned header saved before the first attempt (the Rewrite hook sets it;
+// when it is nil, RoundTrip copies req.Header first). The signer only ever
+// replaces a header's value slice, never writes into one, so c.header may
+// share value slices with req.Header.
 func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := callFrom(req.Context())
 	if c == nil {
@@ -46,12 +54,15 @@ func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	start := t.p.now()
 	defer func() { c.upstream = t.p.now().Sub(start) }()
 
-	first := req.Clone(req.Context())
+	saved := c.header
+	if saved == nil {
+		saved = req.Header.Clone()
+	}
 	body := newReplayBody(req.Body, req.ContentLength, t.p.opts.ReplayBuffer, c)
 	if body != nil {
-		first.Body = body
+		req.Body = body
 	}
-	resp, used, err := t.attempt(first, c)
+	resp, used, err := t.attempt(req, c)
 	if !t.shouldRetry(c, resp, err) {
 		body.release()
 		return resp, err
@@ -68,7 +79,9 @@ func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		}
 	}
 	c.retried = true
+	// A copy, not req: the first attempt's transport may still read req.
 	retry := req.Clone(req.Context())
+	retry.Header = saved.Clone()
 	retry.Body = replay
 	resp, _, err = t.attempt(retry, c)
 	return resp, err

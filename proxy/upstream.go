@@ -29,7 +29,7 @@ func (p *Proxy) Upstream(ctx context.Context, target route.Target, req *http.Req
 		key = key[1:]
 	}
 	u := upstreamURL(target.URL.Scheme, target.Host, key, req.URL.Query())
-	req.URL, req.Host = u, u.Host
+	req.URL, req.Host = &u, u.Host
 	req.Header.Del("Authorization")
 	if req.Header.Get("X-Amz-Content-Sha256") == "" {
 		req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")

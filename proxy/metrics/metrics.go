@@ -10,7 +10,7 @@
 package metrics
 
 import (
-	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,6 +58,41 @@ type Metrics struct {
 
 	// cacheLen is read by the session-cache GaugeFunc; nil means 0.
 	cacheLen atomic.Pointer[func() int]
+
+	// series memoizes the label children ObserveRequest uses, by clamped
+	// operation name (string → *series).
+	series sync.Map
+}
+
+// series holds the label children of one operation, each resolved on first
+// use exactly as WithLabelValues would resolve it, so no series is exported
+// before a record touches it. WithLabelValues hashes the label values and
+// takes the vec's lock on every call, five times or more per request; here
+// a request costs two string-keyed lock-free lookups. There is one series
+// per operation label value, so the memo is bounded as the vecs are
+// (operation names are clamped).
+type series struct {
+	requests          [len(classNames)]sync.Map // by classIndex, then clamped auth type → prometheus.Counter
+	bytesIn, bytesOut lazy[prometheus.Counter]
+	total, upstream   lazy[prometheus.Observer]
+	retries           lazy[prometheus.Counter]
+	// sessionLookups is by session status (hit, miss, refresh), not by
+	// operation: memoized here only to need no lookup of its own.
+	sessionLookups [len(lookupResults)]lazy[prometheus.Counter]
+}
+
+// lookupResults are the session statuses counted in sessionLookups.
+var lookupResults = [...]session.Status{session.Hit, session.Miss, session.Refresh}
+
+// lazy is a label child resolved on first use.
+type lazy[T any] struct {
+	once sync.Once
+	v    T
+}
+
+func (l *lazy[T]) get(resolve func() T) T {
+	l.once.Do(func() { l.v = resolve() })
+	return l.v
 }
 
 // Options configures New. The zero value is valid.
@@ -169,24 +204,47 @@ func (m *Metrics) ObserveRequest(rec *proxy.Record) {
 		return
 	}
 	op := clamp(rec.Operation)
-	m.requests.WithLabelValues(op, StatusClass(rec.Status), clamp(rec.AuthType)).Inc()
+	se := m.seriesOf(op)
+	m.requestCounter(se, op, rec.Status, clamp(rec.AuthType)).Inc()
 	if rec.BytesIn > 0 {
-		m.bytesIn.WithLabelValues(op).Add(float64(rec.BytesIn))
+		se.bytesIn.get(func() prometheus.Counter { return m.bytesIn.WithLabelValues(op) }).Add(float64(rec.BytesIn))
 	}
 	if rec.BytesOut > 0 {
-		m.bytesOut.WithLabelValues(op).Add(float64(rec.BytesOut))
+		se.bytesOut.get(func() prometheus.Counter { return m.bytesOut.WithLabelValues(op) }).Add(float64(rec.BytesOut))
 	}
-	m.totalLatency.WithLabelValues(op).Observe(rec.Total.Seconds())
+	se.total.get(func() prometheus.Observer { return m.totalLatency.WithLabelValues(op) }).Observe(rec.Total.Seconds())
 	if rec.Upstream > 0 {
-		m.upstreamLatency.WithLabelValues(op).Observe(rec.Upstream.Seconds())
+		se.upstream.get(func() prometheus.Observer { return m.upstreamLatency.WithLabelValues(op) }).Observe(rec.Upstream.Seconds())
 	}
-	switch rec.Session {
-	case session.Hit, session.Miss, session.Refresh:
-		m.sessionLookups.WithLabelValues(string(rec.Session)).Inc()
+	for i, st := range lookupResults {
+		if rec.Session == st {
+			se.sessionLookups[i].get(func() prometheus.Counter { return m.sessionLookups.WithLabelValues(string(st)) }).Inc()
+		}
 	}
 	if rec.Retried {
-		m.retries.WithLabelValues(op).Inc()
+		se.retries.get(func() prometheus.Counter { return m.retries.WithLabelValues(op) }).Inc()
 	}
+}
+
+// seriesOf returns the memoized children of operation op (clamped).
+func (m *Metrics) seriesOf(op string) *series {
+	if v, ok := m.series.Load(op); ok {
+		return v.(*series)
+	}
+	v, _ := m.series.LoadOrStore(op, new(series))
+	return v.(*series)
+}
+
+// requestCounter returns the requests_total child of (op, status class,
+// auth), memoized in se.
+func (m *Metrics) requestCounter(se *series, op string, status int, auth string) prometheus.Counter {
+	i := classIndex(status)
+	if v, ok := se.requests[i].Load(auth); ok {
+		return v.(prometheus.Counter)
+	}
+	c := m.requests.WithLabelValues(op, classNames[i], auth)
+	se.requests[i].Store(auth, c) // a racing Store stores the same child
+	return c
 }
 
 // CreateSession implements session.Observer. The bucket is deliberately
@@ -212,10 +270,18 @@ func (m *Metrics) Throttled(waited time.Duration, ok bool) {
 // StatusClass maps an HTTP status to "1xx".."5xx"; anything out of range
 // (including 0, a client that went away before a status) is "other".
 func StatusClass(status int) string {
+	return classNames[classIndex(status)] // a table: no string built per request
+}
+
+// classNames are the values StatusClass returns, indexed by classIndex.
+var classNames = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx", "other"}
+
+// classIndex is the index of status's class in classNames.
+func classIndex(status int) int {
 	if status < 100 || status > 599 {
-		return "other"
+		return len(classNames) - 1
 	}
-	return strconv.Itoa(status/100) + "xx"
+	return status/100 - 1
 }
 
 // clamp keeps a label value that looks like an identifier (letters,

@@ -4,6 +4,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -164,5 +165,43 @@ func TestDashboardMetricsExist(t *testing.T) {
 		if !have[base] {
 			t.Errorf("dashboard uses %s, not exported", name)
 		}
+	}
+}
+
+// TestObserveRequestConcurrent: records observed concurrently, with the
+// label children memoized on first use, are all counted once.
+func TestObserveRequestConcurrent(t *testing.T) {
+	m := New(Options{})
+	const workers, each = 4, 200
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				m.ObserveRequest(&proxy.Record{Operation: "GetObject", Status: 200 + 204*(i%2), AuthType: "sigv4-header",
+					BytesOut: 1, Total: time.Millisecond, Upstream: time.Millisecond, Session: session.Hit, Retried: true})
+			}
+		}()
+	}
+	wg.Wait()
+	tests := []struct {
+		name string
+		got  float64
+		want float64
+	}{
+		{"2xx", testutil.ToFloat64(m.requests.WithLabelValues("GetObject", "2xx", "sigv4-header")), workers * each / 2},
+		{"4xx", testutil.ToFloat64(m.requests.WithLabelValues("GetObject", "4xx", "sigv4-header")), workers * each / 2},
+		{"bytes out", testutil.ToFloat64(m.bytesOut.WithLabelValues("GetObject")), workers * each},
+		{"session hits", testutil.ToFloat64(m.sessionLookups.WithLabelValues("hit")), workers * each},
+		{"retries", testutil.ToFloat64(m.retries.WithLabelValues("GetObject")), workers * each},
+		{"bytes in series", float64(testutil.CollectAndCount(m.bytesIn)), 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Fatalf("got %v, want %v", tc.got, tc.want)
+			}
+		})
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/s3xproxy/s3xproxy/proxy/s3err"
 )
@@ -72,12 +74,29 @@ type Target struct {
 	Alias *Alias
 }
 
-// Router resolves bucket names. It is immutable after New and safe for
-// concurrent use.
+// maxCached bounds the targets Resolve remembers for names that are not
+// configured (alias names, alias targets and Allow entries are resolved
+// once, by New). Bucket names come from clients, so a client cycling
+// through valid names must not grow memory without limit.
+const maxCached = 4096
+
+// Router resolves bucket names. Its configuration is immutable after New;
+// it caches resolved targets. Safe for concurrent use.
 type Router struct {
 	opts    Options
 	aliases map[string]*Alias
 	allowed map[string]bool // real names reachable under DenyUnlisted
+	// Building a target costs a name parse, map lookups and a host string
+	// per request; Resolve copies a cached one instead. fixed holds the
+	// targets of every alias name (New fails if one does not resolve) and
+	// of the names in allowed, built by New and read-only after it. cached
+	// holds the targets (Target values, by name) of other names that
+	// resolved, about maxCached at most: ncached counts the entries, and a
+	// full cache is cleared (the names in use come back at once, and
+	// nothing has to track recency).
+	fixed   map[string]Target
+	cached  sync.Map
+	ncached atomic.Int64
 }
 
 // New validates opts and returns a Router. opts is copied; the caller may
@@ -89,7 +108,7 @@ func New(opts Options) (*Router, error) {
 	if err := validateOptions(&opts); err != nil {
 		return nil, err
 	}
-	r := &Router{opts: opts, aliases: map[string]*Alias{}, allowed: map[string]bool{}}
+	r := &Router{opts: opts, aliases: map[string]*Alias{}, allowed: map[string]bool{}, fixed: map[string]Target{}}
 	zones := make(map[string]string, len(opts.Zones))
 	for z, reg := range opts.Zones {
 		zones[z] = reg
@@ -120,8 +139,16 @@ func New(opts Options) (*Router, error) {
 	}
 	// Every alias target must resolve (e.g. no FIPS in the cn partition).
 	for _, a := range r.aliases {
-		if _, err := r.target(a.Name, a.Target, a); err != nil {
+		t, err := r.target(a.Name, a.Target, a)
+		if err != nil {
 			return nil, fmt.Errorf("route: alias %q: %w", a.Name, err)
+		}
+		r.fixed[a.Name] = t
+	}
+	// An Allow entry that does not resolve keeps failing in Resolve.
+	for name := range r.allowed {
+		if t, err := r.target(name, name, nil); err == nil {
+			r.fixed[name] = t
 		}
 	}
 	return r, nil
@@ -159,14 +186,25 @@ func validateOptions(o *Options) error {
 // AccessDenied), ErrNotDirectoryBucket (404 NoSuchBucket) or
 // ErrFIPSPartition (400 InvalidRequest).
 func (r *Router) Resolve(name string) (Target, error) {
-	if a, ok := r.aliases[name]; ok {
-		return r.target(name, a.Target, a)
+	if t, ok := r.fixed[name]; ok {
+		return t.withOwnURL(), nil
+	}
+	if v, ok := r.cached.Load(name); ok {
+		return v.(Target).withOwnURL(), nil
 	}
 	if IsDirectoryBucket(name) {
 		if r.opts.DenyUnlisted && !r.allowed[name] {
 			return Target{}, s3err.Wrap(ErrNotAllowed, http.StatusForbidden, "AccessDenied", "Access Denied")
 		}
-		return r.target(name, name, nil)
+		// A copy: name may be a slice of the client's request URI, which
+		// the cache must not keep alive.
+		name = strings.Clone(name)
+		t, err := r.target(name, name, nil)
+		if err != nil {
+			return Target{}, err
+		}
+		r.remember(t)
+		return t.withOwnURL(), nil
 	}
 	// A name ending in --x-s3 that failed the directory rules is not a
 	// general purpose name either (validGeneralName rejects the suffix).
@@ -177,6 +215,25 @@ func (r *Router) Resolve(name string) (Target, error) {
 		return Target{}, s3err.Wrap(ErrNotAllowed, http.StatusForbidden, "AccessDenied", "Access Denied")
 	}
 	return Target{}, s3err.Wrap(ErrNotDirectoryBucket, http.StatusNotFound, "NoSuchBucket", "The specified bucket does not exist")
+}
+
+// remember caches t, a target built by Resolve, under its name.
+// Concurrent misses of one name may count it twice: the cache is then
+// cleared a little early, which is harmless.
+func (r *Router) remember(t Target) {
+	if r.ncached.Add(1) > maxCached {
+		r.cached.Clear()
+		r.ncached.Store(1)
+	}
+	r.cached.Store(t.Name, t)
+}
+
+// withOwnURL returns t with a copy of its URL: a cached target's URL is
+// never handed out, so a caller may modify the one it gets.
+func (t Target) withOwnURL() Target {
+	u := *t.URL
+	t.URL = &u
+	return t
 }
 
 // target builds the Target of bucket, which must be a valid directory name.

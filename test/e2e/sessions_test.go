@@ -248,3 +248,25 @@ func TestCreateSessionAccessDenied(t *testing.T) {
 	}
 	assertNoSecretsLogged(t, e)
 }
+
+// TestSessionExpiredBehindBackHandler: a call a handler makes through
+// Proxy.Upstream (here the ListObjectsV2 page) is retried once with a new
+// session too, re-signed from the header it was given.
+func TestSessionExpiredBehindBackHandler(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	rw := &rawClient{endpoint: e.srv.URL, key: rwKey, secret: rwSecret}
+	rw.put(t, aliasData, "expire-list/k", []byte("v1"))
+	e.emu.ExpireSessions()
+	e.emu.ResetStats()
+	body, _ := rw.must(t, 200, "GET", aliasData, "", "list-type=2&prefix=expire-list/", nil, nil)
+	if !bytes.Contains(body, []byte("<Key>expire-list/k</Key>")) {
+		t.Fatalf("listing misses the object: %s", body)
+	}
+	recs := e.recs.all()
+	if rec := recs[len(recs)-1]; !rec.Retried || rec.Operation != "ListObjectsV2" {
+		t.Fatalf("record %+v, want a retried ListObjectsV2", rec)
+	}
+	if st := e.emu.Stats(); total(st.CreateSessions) != 1 {
+		t.Fatalf("CreateSession calls %v, want 1 new session", st.CreateSessions)
+	}
+}
