@@ -120,12 +120,12 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.microTime, "micro-benchtime", "1s", "go test -benchtime for the micro-benchmarks")
 	fs.StringVar(&largeSize, "large-size", "", "large object size (default 1GiB, quick 64MiB)")
 	fs.StringVar(&tlsLarge, "tls-large-size", "", "large object size with TLS upstream (default: --large-size)")
-	fs.IntVar(&c.tlsRounds, "tls-rounds", 1, "interleaved rounds per large and small cell with TLS upstream")
+	fs.IntVar(&c.tlsRounds, "tls-rounds", 2, "interleaved rounds per large cell with TLS upstream (small cells use --small-rounds)")
 	fs.IntVar(&c.largeRounds, "large-rounds", 0, "interleaved rounds per large cell (default 2, quick 1)")
 	fs.StringVar(&largeConc, "large-conc", "1,8", "large object concurrencies")
 	fs.StringVar(&smallSize, "small-size", "4KiB", "small object size")
-	fs.DurationVar(&c.smallWindow, "small-window", 0, "measured window per path per round (default 2s, quick 400ms)")
-	fs.IntVar(&c.smallRounds, "small-rounds", 0, "interleaved rounds per small cell (default 2, quick 1)")
+	fs.DurationVar(&c.smallWindow, "small-window", 0, "measured window per path per round (default 700ms, quick 400ms)")
+	fs.IntVar(&c.smallRounds, "small-rounds", 0, "interleaved rounds per small cell, TLS too (default 6, quick 1)")
 	fs.StringVar(&smallConc, "small-conc", "1,16,64", "small object concurrencies")
 	fs.StringVar(&sweep, "sweep", "", "size sweep for the chart (default 4KiB,1MiB,64MiB,<large-size>)")
 	fs.DurationVar(&c.sweepWindow, "sweep-window", 0, "window per path per sweep point (default 1s, quick 300ms)")
@@ -196,10 +196,10 @@ func parseFlags(args []string) (*config, error) {
 		}
 	}
 	defInt(&c.largeRounds, 2, 1)
-	defInt(&c.smallRounds, 2, 1)
+	defInt(&c.smallRounds, 6, 1)
 	defInt(&c.sweepRounds, 2, 1)
 	defInt(&c.buckets, 2000, 200)
-	defDur(&c.smallWindow, 2*time.Second, 400*time.Millisecond)
+	defDur(&c.smallWindow, 700*time.Millisecond, 400*time.Millisecond)
 	defDur(&c.sweepWindow, time.Second, 300*time.Millisecond)
 	defDur(&c.warmup, 300*time.Millisecond, 150*time.Millisecond)
 	defDur(&c.rollTTL, 10*time.Second, 4*time.Second)
@@ -326,7 +326,6 @@ func runTLS(ctx context.Context, cfg *config, res *Results) error {
 	c2 := *cfg
 	c2.largeSize = cfg.tlsLarge
 	c2.largeRounds = cfg.tlsRounds
-	c2.smallRounds = cfg.tlsRounds
 	c2.pprofDir = ""
 	if err := runLarge(ctx, &c2, e, res); err != nil {
 		return err
