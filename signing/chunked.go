@@ -73,7 +73,7 @@ func (c *chunkChain) verifyNext(algorithm string, sig *[64]byte, hexHashes ...[]
 		b = append(b, h...)
 	}
 	sc.sts = b
-	sc.hmacSum(&c.key.key, sc.sts)
+	sc.hmacKey(c.key, sc.sts)
 	hex.Encode(sc.hexSum[:], sc.sum[:])
 	if subtle.ConstantTimeCompare(sc.hexSum[:], sig[:]) != 1 {
 		return &MismatchError{StringToSign: string(sc.sts), SignatureProvided: string(sig[:])}

@@ -1,6 +1,7 @@
 package signing
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,6 +39,9 @@ type Signer struct {
 	opts SignerOptions
 	keys *keyCache
 	sdk  *v4.Signer
+	// lastDate is the X-Amz-Date value last signed with: requests signed in
+	// the same second share it instead of allocating one string each.
+	lastDate atomic.Pointer[string]
 }
 
 // NewSigner returns a Signer with the options applied to a copy of the defaults.
@@ -132,7 +137,11 @@ func (s *Signer) sign(req *http.Request, creds aws.Credentials, service, region 
 	if req.URL == nil {
 		return errors.New("signing: request without URL")
 	}
-	payload := req.Header.Get(HeaderContentSHA256)
+	// Header.Get without its key canonicalisation: the constant is canonical.
+	var payload string
+	if v := req.Header[HeaderContentSHA256]; len(v) > 0 {
+		payload = v[0]
+	}
 	if s.opts.UseSDK {
 		err := s.sdk.SignHTTP(context.Background(), creds, req, payload, service, region, now,
 			func(o *v4.SignerOptions) { o.DisableSessionToken = creds.SessionToken == "" })
@@ -145,8 +154,8 @@ func (s *Signer) sign(req *http.Request, creds aws.Credentials, service, region 
 }
 
 // ignoredHeader reports the headers the SDK never signs (lower-case name).
-func ignoredHeader(lower string) bool {
-	switch lower {
+func ignoredHeader(lower []byte) bool {
+	switch string(lower) { // no allocation: the compiler compares in place
 	case "authorization", "user-agent", "x-amzn-trace-id", "expect", "transfer-encoding",
 		"host", "content-length":
 		return true
@@ -154,20 +163,17 @@ func ignoredHeader(lower string) bool {
 	return false
 }
 
-// ignoredHeaderName is ignoredHeader for a name in any case.
-func ignoredHeaderName(name string) bool {
-	if len(name) > len("transfer-encoding") {
-		return false
-	}
-	var b [len("transfer-encoding")]byte
-	return ignoredHeader(string(appendLower(b[:0], name)))
-}
+// Lower-case names of the pseudo headers; read-only.
+var (
+	lowerContentLength = []byte("content-length")
+	lowerHost          = []byte("host")
+)
 
 // signFast is the built-in signer: same canonical request as the SDK's
 // SignHTTP with DisableURIPathEscaping, built in pooled buffers.
 func (s *Signer) signFast(req *http.Request, creds aws.Credentials, service, region string, now time.Time, payload string, vals *values) error {
 	dateBuf := amzDate(now)
-	date := string(dateBuf[:])
+	date := s.dateString(&dateBuf)
 	req.Header["X-Amz-Date"] = vals.one(date)
 	var day [8]byte
 	copy(day[:], dateBuf[:8])
@@ -177,12 +183,22 @@ func (s *Signer) signFast(req *http.Request, creds aws.Credentials, service, reg
 	sc := getScratch()
 	defer putScratch(sc)
 
+	// Each name is lower-cased once, into sc.lower, and the entries keep
+	// slices of it: sorting, grouping and both the canonical-headers lines
+	// and the signed-headers list then use those bytes as they are. Appending
+	// never changes bytes already in sc.lower, so a slice taken before the
+	// buffer grows still holds its name.
 	for name, vals := range req.Header {
-		if !ignoredHeaderName(name) {
-			sc.hdrs = append(sc.hdrs, headerEntry{name: name, values: vals})
+		start := len(sc.lower)
+		sc.lower = appendLower(sc.lower, name)
+		lower := sc.lower[start:]
+		if ignoredHeader(lower) {
+			sc.lower = sc.lower[:start]
+			continue
 		}
+		sc.hdrs = append(sc.hdrs, headerEntry{lower: lower[:len(lower):len(lower)], values: vals})
 	}
-	slices.SortFunc(sc.hdrs, func(a, b headerEntry) int { return compareLower(a.name, b.name) })
+	slices.SortFunc(sc.hdrs, func(a, b headerEntry) int { return bytes.Compare(a.lower, b.lower) })
 
 	b := append(sc.buf[:0], req.Method...)
 	b = append(b, '\n')
@@ -216,13 +232,23 @@ func (s *Signer) signFast(req *http.Request, creds aws.Credentials, service, reg
 	return nil
 }
 
+// dateString returns d as a string, reusing the last one when equal.
+func (s *Signer) dateString(d *[16]byte) string {
+	if p := s.lastDate.Load(); p != nil && *p == string(d[:]) {
+		return *p
+	}
+	str := string(d[:])
+	s.lastDate.Store(&str)
+	return str
+}
+
 // appendSignedHeaderBlock appends the canonical headers (host, content-length
 // when positive, and hdrs, which are sorted by lower-case name; entries with
 // the same name in another case merged), a blank line and the signed-headers
 // list, returning the list's offsets in the result.
 func appendSignedHeaderBlock(b []byte, hdrs []headerEntry, host string, contentLength int64) ([]byte, int, int) {
 	var clBuf [20]byte
-	pseudo := [2]headerEntry{{name: "content-length"}, {name: "host", value: host}}
+	pseudo := [2]headerEntry{{lower: lowerContentLength}, {lower: lowerHost, value: host}}
 	ps := pseudo[1:]
 	if contentLength > 0 {
 		pseudo[0].value = string(strconv.AppendInt(clBuf[:0], contentLength, 10))
@@ -241,11 +267,11 @@ func appendSignedHeaderBlock(b []byte, hdrs []headerEntry, host string, contentL
 // tie, so a Host or Content-Length in hdrs would merge into it (callers keep
 // them out).
 func nextHeader(hdrs, pseudo []headerEntry, i, pi int) (group []headerEntry, ni, npi int) {
-	if pi < len(pseudo) && (i >= len(hdrs) || compareLower(pseudo[pi].name, hdrs[i].name) <= 0) {
+	if pi < len(pseudo) && (i >= len(hdrs) || bytes.Compare(pseudo[pi].lower, hdrs[i].lower) <= 0) {
 		return pseudo[pi : pi+1], i, pi + 1
 	}
 	j := i + 1
-	for j < len(hdrs) && compareLower(hdrs[i].name, hdrs[j].name) == 0 {
+	for j < len(hdrs) && bytes.Equal(hdrs[i].lower, hdrs[j].lower) {
 		j++
 	}
 	return hdrs[i:j], j, pi
@@ -256,7 +282,7 @@ func appendHeaderLines(b []byte, hdrs, pseudo []headerEntry) []byte {
 	var group []headerEntry
 	for i, pi := 0, 0; i < len(hdrs) || pi < len(pseudo); {
 		group, i, pi = nextHeader(hdrs, pseudo, i, pi)
-		b = appendLower(b, group[0].name)
+		b = append(b, group[0].lower...)
 		b = append(b, ':')
 		n := 0
 		for _, e := range group {
@@ -286,7 +312,7 @@ func appendHeaderNames(b []byte, hdrs, pseudo []headerEntry) []byte {
 			b = append(b, ';')
 		}
 		group, i, pi = nextHeader(hdrs, pseudo, i, pi)
-		b = appendLower(b, group[0].name)
+		b = append(b, group[0].lower...)
 	}
 	return b
 }

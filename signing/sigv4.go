@@ -8,6 +8,7 @@ package signing
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding"
 	"encoding/hex"
 	"hash"
 	"strings"
@@ -39,6 +40,11 @@ type derivedKey struct {
 	date   [8]byte
 	key    [32]byte
 	scope  string // yyyymmdd/region/service/aws4_request
+	// innerState and outerState are the marshaled SHA-256 states after
+	// absorbing key^ipad and key^opad: restoring one (~10 ns) is much cheaper
+	// than hashing the 64-byte pad block again (~65 ns) for every HMAC under
+	// this key. Never written after deriveKey; nil if marshaling failed.
+	innerState, outerState []byte
 }
 
 // keyCache caches derived signing keys. The zero value is not usable; use
@@ -94,38 +100,73 @@ func deriveKey(secret string, date [8]byte, region, service string) *derivedKey 
 	e := &derivedKey{secret: secret, date: date}
 	copy(e.key[:], k)
 	e.scope = string(date[:]) + "/" + region + "/" + service + "/" + scopeTerminator
+	e.innerState, e.outerState = padStates(&e.key)
 	return e
+}
+
+// padStates returns the marshaled SHA-256 states after absorbing key^ipad
+// and key^opad (RFC 2104), or nils if the hash cannot be marshaled.
+func padStates(key *[32]byte) (inner, outer []byte) {
+	var pad [64]byte
+	state := func(x byte) []byte {
+		for i := range pad {
+			pad[i] = x
+		}
+		for i, b := range key {
+			pad[i] ^= b
+		}
+		h := sha256.New()
+		h.Write(pad[:])
+		m, ok := h.(encoding.BinaryMarshaler)
+		if !ok {
+			return nil
+		}
+		st, err := m.MarshalBinary()
+		if err != nil {
+			return nil
+		}
+		return st
+	}
+	inner, outer = state(0x36), state(0x5c)
+	if inner == nil || outer == nil {
+		return nil, nil
+	}
+	return inner, outer
 }
 
 // scratch is pooled working space for one signature computation.
 type scratch struct {
 	h      hash.Hash
+	hu     encoding.BinaryUnmarshaler // h, to restore derivedKey pad states
 	pad    [64]byte
 	inner  [32]byte
 	sum    [32]byte
 	hexSum [64]byte
 	buf    []byte // canonical request
 	sts    []byte // string to sign
+	lower  []byte // lower-case header names, sliced by headerEntry.lower
 	hdrs   []headerEntry
 	params []queryParam
 }
 
-// headerEntry is one header to sign: its name as found (any case) and values.
+// headerEntry is one header to sign: its name lower-cased and its values.
 // A nil values means the single value in value.
 type headerEntry struct {
-	name   string
+	lower  []byte
 	values []string
 	value  string
 }
 
 var scratchPool = sync.Pool{New: func() any {
-	return &scratch{h: sha256.New(), buf: make([]byte, 0, 1024), sts: make([]byte, 0, 256)}
+	h := sha256.New()
+	hu, _ := h.(encoding.BinaryUnmarshaler) // nil: hmacKey falls back to hmacSum
+	return &scratch{h: h, hu: hu, buf: make([]byte, 0, 1024), sts: make([]byte, 0, 256), lower: make([]byte, 0, 256)}
 }}
 
 func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 
 func putScratch(s *scratch) {
-	if cap(s.buf) > 64<<10 || cap(s.hdrs) > 256 || cap(s.params) > 256 {
+	if cap(s.buf) > 64<<10 || cap(s.hdrs) > 256 || cap(s.params) > 256 || cap(s.lower) > 16<<10 {
 		return // do not keep oversized buffers alive
 	}
 	clear(s.hdrs) // drop references to request data
@@ -134,6 +175,7 @@ func putScratch(s *scratch) {
 	s.params = s.params[:0]
 	s.buf = s.buf[:0]
 	s.sts = s.sts[:0]
+	s.lower = s.lower[:0]
 	scratchPool.Put(s)
 }
 
@@ -159,6 +201,24 @@ func (s *scratch) hmacSum(key *[32]byte, msg []byte) {
 	s.h.Sum(s.sum[:0])
 }
 
+// hmacKey sets s.sum to HMAC-SHA256(k.key, msg) like hmacSum, but starts
+// each of the two hashes from k's precomputed pad state instead of hashing
+// the pad block: two SHA-256 blocks fewer per HMAC.
+func (s *scratch) hmacKey(k *derivedKey, msg []byte) {
+	if s.hu == nil || k.innerState == nil || s.hu.UnmarshalBinary(k.innerState) != nil {
+		s.hmacSum(&k.key, msg)
+		return
+	}
+	s.h.Write(msg)
+	s.h.Sum(s.inner[:0])
+	if s.hu.UnmarshalBinary(k.outerState) != nil {
+		s.hmacSum(&k.key, msg) // unreachable: the inner state restored fine
+		return
+	}
+	s.h.Write(s.inner[:])
+	s.h.Sum(s.sum[:0])
+}
+
 // hashHex sets s.hexSum to the hex SHA-256 of b.
 func (s *scratch) hashHex(b []byte) {
 	s.h.Reset()
@@ -178,7 +238,7 @@ func (s *scratch) signV4(k *derivedKey, amzDate string) {
 	s.sts = append(s.sts, k.scope...)
 	s.sts = append(s.sts, '\n')
 	s.sts = append(s.sts, s.hexSum[:]...)
-	s.hmacSum(&k.key, s.sts)
+	s.hmacKey(k, s.sts)
 	hex.Encode(s.hexSum[:], s.sum[:])
 }
 
