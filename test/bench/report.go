@@ -130,9 +130,9 @@ func markdownSection(res *Results, chartRef string) string {
 	}
 	b.WriteString(".\n\n")
 	p := res.Params
-	fmt.Fprintf(&b, "Parameters: large objects %s × %d interleaved round(s) (TLS: %s × %d); small objects %s, %s windows × %d round(s) (TLS: %d); "+
+	fmt.Fprintf(&b, "Parameters: large objects %s × %d interleaved round(s) (TLS: %s × %d); small objects %s, %s windows × %d round(s) (TLS too); "+
 		"s3xproxy access log %v.\n\n", sizeName(p.LargeSize), p.LargeRounds, sizeName(p.TLSLargeSize), p.TLSRounds,
-		sizeName(p.SmallSize), p.SmallWindow, p.SmallRounds, p.TLSRounds, p.AccessLog)
+		sizeName(p.SmallSize), p.SmallWindow, p.SmallRounds, p.AccessLog)
 
 	b.WriteString("### Targets\n\n| status | target | want | got |\n|---|---|---|---|\n")
 	for _, t := range res.Targets {
