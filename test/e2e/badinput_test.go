@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -224,5 +227,78 @@ func TestUpstreamUnreachable(t *testing.T) {
 	}
 	if strings.Contains(string(body), "dial") || strings.Contains(string(body), "127.0.0.1") {
 		t.Fatalf("error body leaks transport details: %s", body)
+	}
+}
+
+// TestConcurrentHashedUploads: more concurrent large uploads with a hex
+// x-amz-content-sha256 than the proxy hashes on helper goroutines (2 ×
+// GOMAXPROCS), so some hash inline; each correct body is stored byte for
+// byte, each body that does not match its declared hash is refused and not
+// stored, whichever way it was hashed.
+func TestConcurrentHashedUploads(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	const n = 12
+	size := 1<<20 + 17 // > the 128 KiB from which hashing moves off the copy goroutine
+	reqs := make([]*http.Request, n)
+	bodies := make([][]byte, n)
+	for i := range reqs {
+		bodies[i] = payload(size, byte(i))
+		sum := sha256.Sum256(bodies[i])
+		r, err := http.NewRequest("PUT", e.url(fmt.Sprintf("/%s/hashed/%d", aliasData, i)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
+		r = signedRequestFrom(t, r, rwKey, rwSecret, nil, time.Now())
+		body := bodies[i]
+		if i%4 == 3 { // declared hash of bodies[i], another body sent
+			body = payload(size, byte(100+i))
+		}
+		setBody(r, body)
+		reqs[i] = r
+	}
+	type result struct {
+		status int
+		body   []byte
+		err    error
+	}
+	results := make([]result, n)
+	var wg sync.WaitGroup
+	for i, r := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.DefaultClient.Do(r)
+			if err != nil {
+				results[i].err = err
+				return
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			results[i] = result{resp.StatusCode, b, err}
+		}()
+	}
+	wg.Wait()
+	rw := &rawClient{endpoint: e.srv.URL, key: rwKey, secret: rwSecret}
+	for i, res := range results {
+		if res.err != nil {
+			t.Fatalf("upload %d: %v", i, res.err)
+		}
+		key := fmt.Sprintf("hashed/%d", i)
+		if i%4 == 3 {
+			if res.status != 400 || s3Code(res.body) != "XAmzContentSHA256Mismatch" {
+				t.Fatalf("upload %d (wrong body): %d %s, want 400 XAmzContentSHA256Mismatch", i, res.status, res.body)
+			}
+			if st, b, _ := rw.do(t, "GET", aliasData, key, "", nil, nil); st != 404 {
+				t.Fatalf("upload %d (wrong body) stored: %d %q", i, st, b)
+			}
+			continue
+		}
+		if res.status != 200 {
+			t.Fatalf("upload %d: %d %s", i, res.status, res.body)
+		}
+		if got := rw.get(t, aliasData, key); !bytes.Equal(got, bodies[i]) {
+			t.Fatalf("upload %d: stored %d bytes that differ from the %d sent", i, len(got), len(bodies[i]))
+		}
 	}
 }
