@@ -68,7 +68,7 @@ func deleteObjectsChecksum(h http.Header, body io.ReadCloser, contentLength int6
 	if body != nil {
 		defer body.Close()
 		var err error
-		buf, err = readBounded(body, contentLength, maxBytes)
+		buf, err = readBounded(body, contentLength, maxBytes, "DeleteObjects", tooLarge)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -85,18 +85,20 @@ func deleteObjectsChecksum(h http.Header, body io.ReadCloser, contentLength int6
 	return io.NopCloser(bytes.NewReader(buf)), int64(len(buf)), nil
 }
 
-// readBounded reads r to EOF into a buffer of at most max bytes.
-func readBounded(r io.Reader, sizeHint, max int64) ([]byte, error) {
+// readBounded reads r to EOF into a buffer of at most limit bytes; op
+// names the body in a read error, and a longer body is refused with
+// tooLarge(n, limit).
+func readBounded(r io.Reader, sizeHint, limit int64, op string, tooLarge func(n, limit int64) error) ([]byte, error) {
 	var b bytes.Buffer
 	if sizeHint > 0 {
 		b.Grow(int(sizeHint))
 	}
-	n, err := b.ReadFrom(io.LimitReader(r, max+1))
+	n, err := b.ReadFrom(io.LimitReader(r, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("compat: read DeleteObjects body: %w", err)
+		return nil, fmt.Errorf("compat: read %s body: %w", op, err)
 	}
-	if n > max {
-		return nil, tooLarge(n, max)
+	if n > limit {
+		return nil, tooLarge(n, limit)
 	}
 	return b.Bytes(), nil
 }

@@ -149,7 +149,7 @@ func CompleteMultipartETags(ctx context.Context, up Upstream, in CompleteInput) 
 	if in.Body != nil {
 		defer in.Body.Close()
 		var err error
-		if buf, err = readAllBounded(in.Body, in.ContentLength, limit); err != nil {
+		if buf, err = readBounded(in.Body, in.ContentLength, limit, "CompleteMultipartUpload", completeTooLarge); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -384,22 +384,6 @@ func upstreamError(resp *http.Response, op string) error {
 		e.Message = http.StatusText(resp.StatusCode)
 	}
 	return s3err.Wrap(fmt.Errorf("compat: %s: upstream %d %s", op, resp.StatusCode, e.Code), resp.StatusCode, e.Code, e.Message)
-}
-
-// readAllBounded reads r to EOF into a buffer of at most max bytes.
-func readAllBounded(r io.Reader, sizeHint, limit int64) ([]byte, error) {
-	var b bytes.Buffer
-	if sizeHint > 0 {
-		b.Grow(int(sizeHint))
-	}
-	n, err := b.ReadFrom(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("compat: read CompleteMultipartUpload body: %w", err)
-	}
-	if n > limit {
-		return nil, completeTooLarge(n, limit)
-	}
-	return b.Bytes(), nil
 }
 
 func completeTooLarge(n, limit int64) error {
