@@ -244,21 +244,7 @@ func FuzzChunkedParser(f *testing.F) {
 			}
 			return
 		}
-		enc := newUnsignedChunkEncoder(cr, decoded, 5)
-		out, err := io.ReadAll(enc)
-		if err != nil {
-			if !knownErr(err) {
-				t.Fatalf("unclassified error %v", err)
-			}
-			return
-		}
-		if int64(len(out)) != enc.length() {
-			t.Fatalf("encoded %d bytes, length() %d", len(out), enc.length())
-		}
-		data, trailers := decodeUnsignedChunked(t, out)
-		if int64(len(data)) != decoded || len(trailers) != 1 || !strings.HasPrefix(trailers[0], "x-amz-checksum-crc32:") {
-			t.Fatalf("re-encoded stream: %d bytes, trailers %q", len(data), trailers)
-		}
+		checkReencoded(t, newUnsignedChunkEncoder(cr, decoded, 5), decoded)
 	})
 }
 
@@ -281,21 +267,29 @@ func FuzzUnsignedChunkedParser(f *testing.F) {
 		cr := newUnsignedChunkReader(io.NopCloser(bytes.NewReader(body)), decoded, 1<<16, []string{"x-amz-checksum-crc32"})
 		enc := newUnsignedChunkEncoder(cr, decoded, 5)
 		enc.src = io.NopCloser(iotest.HalfReader(cr)) // as wrapped by WrapPayload
-		out, err := io.ReadAll(enc)
-		if err != nil {
-			if !knownErr(err) {
-				t.Fatalf("unclassified error %v", err)
-			}
-			return
-		}
-		if int64(len(out)) != enc.length() {
-			t.Fatalf("encoded %d bytes, length() %d", len(out), enc.length())
-		}
-		got, trailers := decodeUnsignedChunked(t, out)
-		if int64(len(got)) != decoded || len(trailers) != 1 || !strings.HasPrefix(trailers[0], "x-amz-checksum-crc32:") {
-			t.Fatalf("re-encoded stream: %d bytes, trailers %q", len(got), trailers)
-		}
+		checkReencoded(t, enc, decoded)
 	})
+}
+
+// checkReencoded reads enc to its end: a failure must be a classified
+// error; a success must be exactly enc.length() bytes of well-formed
+// aws-chunked carrying decoded bytes and the one crc32 trailer.
+func checkReencoded(t *testing.T, enc *unsignedChunkEncoder, decoded int64) {
+	t.Helper()
+	out, err := io.ReadAll(enc)
+	if err != nil {
+		if !knownErr(err) {
+			t.Fatalf("unclassified error %v", err)
+		}
+		return
+	}
+	if int64(len(out)) != enc.length() {
+		t.Fatalf("encoded %d bytes, length() %d", len(out), enc.length())
+	}
+	data, trailers := decodeUnsignedChunked(t, out)
+	if int64(len(data)) != decoded || len(trailers) != 1 || !strings.HasPrefix(trailers[0], "x-amz-checksum-crc32:") {
+		t.Fatalf("re-encoded stream: %d bytes, trailers %q", len(data), trailers)
+	}
 }
 
 // FuzzCheckReader reads a body through the hashing reader with the read

@@ -78,13 +78,7 @@ func pageV1(t *testing.T, rw *rawClient, bucket string, base url.Values, useNext
 		if bytes.Contains(raw, []byte("<KeyCount>")) || bytes.Contains(raw, []byte("ContinuationToken>")) {
 			t.Fatalf("page %d: a V1 answer carries V2 elements: %s", pages, raw)
 		}
-		for _, k := range res.entries() {
-			if seen[k] {
-				t.Fatalf("page %d: %q listed twice", pages, k)
-			}
-			seen[k] = true
-			all = append(all, k)
-		}
+		all = addPage(t, pages, res.entries(), seen, all)
 		if !res.IsTruncated {
 			return all, pages
 		}
@@ -107,6 +101,19 @@ func pageV1(t *testing.T, rw *rawClient, bucket string, base url.Values, useNext
 	}
 }
 
+// addPage appends a page's entries to all, failing on one already seen.
+func addPage(t *testing.T, page int, entries []string, seen map[string]bool, all []string) []string {
+	t.Helper()
+	for _, k := range entries {
+		if seen[k] {
+			t.Fatalf("page %d: %q listed twice", page, k)
+		}
+		seen[k] = true
+		all = append(all, k)
+	}
+	return all
+}
+
 // pageV2 lists everything with ListObjectsV2 and continuation tokens.
 func pageV2(t *testing.T, rw *rawClient, bucket string, base url.Values) ([]string, int) {
 	t.Helper()
@@ -126,13 +133,7 @@ func pageV2(t *testing.T, rw *rawClient, bucket string, base url.Values) ([]stri
 		if got := len(res.entries()); res.KeyCount != got {
 			t.Errorf("page %d: KeyCount %d, %d entries", pages, res.KeyCount, got)
 		}
-		for _, k := range res.entries() {
-			if seen[k] {
-				t.Fatalf("page %d: %q listed twice", pages, k)
-			}
-			seen[k] = true
-			all = append(all, k)
-		}
+		all = addPage(t, pages, res.entries(), seen, all)
 		if !res.IsTruncated {
 			return all, pages
 		}
