@@ -13,6 +13,7 @@ import (
 	"testing"
 	"testing/iotest"
 	"testing/synctest"
+	"time"
 )
 
 // Fuzz targets. Seed corpora live in testdata/fuzz/<target>; run one with
@@ -348,5 +349,26 @@ func FuzzCheckReader(f *testing.F) {
 				return
 			}
 		})
+	})
+}
+
+// FuzzParseAmzDate: parseAmzDate accepts exactly what time.Parse accepts
+// for amzDateFormat, and to the same instant.
+func FuzzParseAmzDate(f *testing.F) {
+	for _, s := range []string{"20260102T030405Z", "20240229T235959Z", "20230229T000000Z",
+		"20261301T000000Z", "20260100T000000Z", "20260101T240000Z", "20260101T236000Z",
+		"20260101T000060Z", "2026010 T000000Z", "20260101t000000Z", "20260101T000000z",
+		"+0260101T000000Z", "00000101T000000Z", "20260431T000000Z", "20260101T000000", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, werr := time.Parse(amzDateFormat, s)
+		got, gerr := parseAmzDate(s)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("%q: time.Parse err %v, parseAmzDate err %v", s, werr, gerr)
+		}
+		if werr == nil && !got.Equal(want) {
+			t.Fatalf("%q: time.Parse %v, parseAmzDate %v", s, want, got)
+		}
 	})
 }

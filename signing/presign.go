@@ -86,7 +86,7 @@ func parsePresign(p presignParams) (v4Auth, time.Duration, error) {
 	if err := parseSignature(&a, p.signature); err != nil {
 		return a, 0, err
 	}
-	t, err := time.Parse(amzDateFormat, p.date)
+	t, err := parseAmzDate(p.date)
 	if err != nil {
 		return a, 0, fmt.Errorf("%w: X-Amz-Date %q", ErrMalformedAuth, p.date)
 	}

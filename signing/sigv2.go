@@ -92,7 +92,7 @@ func parseV2Date(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC1123Z, s); err == nil { // "+0000", as in the AWS examples
 		return t, nil
 	}
-	if t, err := time.Parse(amzDateFormat, s); err == nil {
+	if t, err := parseAmzDate(s); err == nil {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("%w: date %q", ErrMalformedAuth, s)

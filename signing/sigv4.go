@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding"
 	"encoding/hex"
+	"errors"
 	"hash"
 	"strings"
 	"sync"
@@ -248,6 +249,39 @@ func shortDate(t time.Time) (d [8]byte) {
 	copy(d[:], a[:8])
 	return d
 }
+
+// parseAmzDate parses yyyymmddThhmmssZ (UTC) as time.Parse(amzDateFormat, s)
+// does, accepting and refusing the same strings (FuzzParseAmzDate), by hand:
+// it runs once per verified request and time.Parse is general and slow. The
+// error carries no detail; callers say which header or parameter was bad.
+func parseAmzDate(s string) (time.Time, error) {
+	if len(s) != len(amzDateFormat) || s[8] != 'T' || s[15] != 'Z' {
+		return time.Time{}, errBadAmzDate
+	}
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range []byte(s[i : i+n]) {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	y, mo, d := num(0, 4), num(4, 2), num(6, 2)
+	h, mi, sec := num(9, 2), num(11, 2), num(13, 2)
+	if y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 {
+		return time.Time{}, errBadAmzDate
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC)
+	if t.Day() != d { // the day does not exist in that month (Feb 30)
+		return time.Time{}, errBadAmzDate
+	}
+	return t, nil
+}
+
+// errBadAmzDate is parseAmzDate's one error.
+var errBadAmzDate = errors.New("not a yyyymmddThhmmssZ date")
 
 // amzDate returns t in UTC as yyyymmddThhmmssZ, formatted by hand: it is on
 // the signing hot path and time.Format is comparatively slow.

@@ -224,7 +224,7 @@ func parseAuthorizationV4(h string) (v4Auth, error) {
 // yyyymmddThhmmssZ string that goes in the string to sign.
 func requestDate(h http.Header) (string, time.Time, error) {
 	if s := h.Get("X-Amz-Date"); s != "" {
-		t, err := time.Parse(amzDateFormat, s)
+		t, err := parseAmzDate(s)
 		if err != nil {
 			return "", t, fmt.Errorf("%w: X-Amz-Date %q", ErrMalformedAuth, s)
 		}
