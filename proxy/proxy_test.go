@@ -325,3 +325,74 @@ func TestDialErrorRetriedOnce(t *testing.T) {
 		})
 	}
 }
+
+// gateObserver holds the access record back until the client has its
+// whole response, or for wait at most.
+type gateObserver struct {
+	received chan struct{}
+	wait     time.Duration
+	timedOut atomic.Bool
+}
+
+func (o *gateObserver) ObserveRequest(*Record) {
+	select {
+	case <-o.received:
+	case <-time.After(o.wait):
+		o.timedOut.Store(true)
+	}
+}
+
+// TestResponseSentBeforeRecord: a forwarded response of declared length
+// reaches the client before the access record is written (finish); one of
+// unknown length is sent by net/http after the handler returns, as before.
+func TestResponseSentBeforeRecord(t *testing.T) {
+	tests := []struct {
+		name, method string
+		chunked      bool
+		early        bool
+	}{
+		{"GET with Content-Length", "GET", false, true},
+		{"HEAD with Content-Length", "HEAD", false, true},
+		{"GET of unknown length", "GET", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := &fakeUpstream{noRecord: true}
+			up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Query().Has("session") {
+					fake.ServeHTTP(w, r)
+					return
+				}
+				if tt.chunked {
+					io.WriteString(w, "part one, ")
+					w.(http.Flusher).Flush()
+					io.WriteString(w, "part two")
+					return
+				}
+				w.Header().Set("Content-Length", "5")
+				io.WriteString(w, "hello")
+			})
+			obs := &gateObserver{received: make(chan struct{}), wait: time.Second}
+			_, srv := newTestProxy(t, up, func(o *Options) { o.Observer = obs })
+			resp, err := http.DefaultClient.Do(sign(t, newReq(t, tt.method, srv.URL+"/data/k", nil), nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			close(obs.received)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("status %d, body %q, err %v", resp.StatusCode, body, err)
+			}
+			if want := tt.method != "HEAD" && !tt.chunked; want && string(body) != "hello" {
+				t.Fatalf("body %q", body)
+			}
+			if tt.chunked && string(body) != "part one, part two" {
+				t.Fatalf("body %q", body)
+			}
+			if got := !obs.timedOut.Load(); got != tt.early {
+				t.Fatalf("response complete before the record: %v, want %v", got, tt.early)
+			}
+		})
+	}
+}
