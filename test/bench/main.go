@@ -326,7 +326,6 @@ func runTLS(ctx context.Context, cfg *config, res *Results) error {
 	c2 := *cfg
 	c2.largeSize = cfg.tlsLarge
 	c2.largeRounds = cfg.tlsRounds
-	c2.pprofDir = ""
 	if err := runLarge(ctx, &c2, e, res); err != nil {
 		return err
 	}
