@@ -45,7 +45,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.rp.ServeHTTP(&x.w, r)
-	x.w.flushDeclared()
+	if r.ProtoMajor == 1 {
+		// Under HTTP/2 an early flush would cost an extra frame to end
+		// the stream once the handler returns.
+		x.w.flushDeclared()
+	}
 }
 
 // begin starts the record and sets the request id headers that every
