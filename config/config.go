@@ -89,6 +89,16 @@ type Upstream struct {
 	CAFile string `yaml:"ca_file"`
 	// Endpoint overrides the DNS suffix (default amazonaws.com; amazonaws.com.cn in China regions).
 	DNSSuffix string `yaml:"dns_suffix"`
+	// MaxIdleConns bounds the idle keep-alive connections kept across every
+	// Zonal host (default 1024); MaxIdleConnsPerHost bounds them per host
+	// (default 256). Every directory bucket is its own host.
+	MaxIdleConns        int `yaml:"max_idle_conns"`
+	MaxIdleConnsPerHost int `yaml:"max_idle_conns_per_host"`
+	// IdleConnTimeout closes an upstream connection idle this long (default 90s).
+	IdleConnTimeout time.Duration `yaml:"idle_conn_timeout"`
+	// ResponseHeaderTimeout bounds the wait for response headers once a
+	// request is sent (default 5m; 0 waits as long as the client does).
+	ResponseHeaderTimeout time.Duration `yaml:"response_header_timeout"`
 }
 
 // Credentials selects upstream IAM credentials; default the AWS default chain.

@@ -35,7 +35,8 @@ func TestDefaults(t *testing.T) {
 			CA: "https://acme-v02.api.letsencrypt.org/directory", Storage: "/var/lib/s3xproxy"}},
 		Admin:    Admin{Listen: "127.0.0.1:9090"},
 		Log:      Log{Level: "info", Format: "json", AccessLog: ptr(true)},
-		Upstream: Upstream{Region: "us-west-2", Scheme: "https", DNSSuffix: "amazonaws.com"},
+		Upstream: Upstream{Region: "us-west-2", Scheme: "https", DNSSuffix: "amazonaws.com",
+			MaxIdleConns: 1024, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second, ResponseHeaderTimeout: 5 * time.Minute},
 		Buckets:  Buckets{Default: "passthrough"},
 		Sessions: Sessions{Mode: "auto", RefreshBefore: time.Minute, MaxEntries: 10000, IdleTTL: 10 * time.Minute,
 			CreateRate: 20, CreateBurst: 40, CreateWait: 2 * time.Second, FailureTTL: 5 * time.Second,
@@ -68,6 +69,10 @@ upstream:
   dualstack: true
   scheme: http
   dial_address: 127.0.0.1:9000
+  max_idle_conns: 64
+  max_idle_conns_per_host: 4
+  idle_conn_timeout: 20s
+  response_header_timeout: 0s
 buckets:
   default: deny
   allow: [data--usw2-az1--x-s3]
@@ -111,6 +116,10 @@ func TestFullConfig(t *testing.T) {
 		{"upstream secret from env", cfg.Upstream.Credentials.SecretAccessKey, "upsecret"},
 		{"upstream.fips", cfg.Upstream.FIPS, true},
 		{"upstream.dial_address", cfg.Upstream.DialAddress, "127.0.0.1:9000"},
+		{"upstream.max_idle_conns", cfg.Upstream.MaxIdleConns, 64},
+		{"upstream.max_idle_conns_per_host", cfg.Upstream.MaxIdleConnsPerHost, 4},
+		{"upstream.idle_conn_timeout", cfg.Upstream.IdleConnTimeout, 20 * time.Second},
+		{"upstream.response_header_timeout explicit 0", cfg.Upstream.ResponseHeaderTimeout, time.Duration(0)},
 		{"buckets.aliases", cfg.Buckets.Aliases, []Alias{
 			{Name: "logs", Target: "logs--usw2-az1--x-s3", Anonymous: "read"},
 			{Name: "my.legacy.bucket", Target: "b--use1-atl2-az1--x-s3"}}},

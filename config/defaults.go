@@ -71,6 +71,10 @@ func applyDefaults(c *Config, set map[string]bool) {
 		dnsSuffix = "amazonaws.com.cn"
 	}
 	d.str("upstream.dns_suffix", &c.Upstream.DNSSuffix, dnsSuffix)
+	d.integer("upstream.max_idle_conns", &c.Upstream.MaxIdleConns, 1024)
+	d.integer("upstream.max_idle_conns_per_host", &c.Upstream.MaxIdleConnsPerHost, 256)
+	d.dur("upstream.idle_conn_timeout", &c.Upstream.IdleConnTimeout, 90*time.Second)
+	d.dur("upstream.response_header_timeout", &c.Upstream.ResponseHeaderTimeout, 5*time.Minute)
 
 	d.str("buckets.default", &c.Buckets.Default, "passthrough")
 	d.sessions(&c.Sessions)

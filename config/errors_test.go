@@ -53,6 +53,13 @@ func TestErrors(t *testing.T) {
 			`c.yaml:2: server.listen: must be host:port or :port, got "8080"`,
 			`c.yaml:3: admin.listen: port must be a number from 0 to 65535, got ":99999"`}},
 		{"nothing listens", region + "server: {listen: \"\"}\n", []string{"c.yaml:2: server.listen: must be set when tls.mode is off (nothing would listen)"}},
+		{"upstream pool", "upstream: {region: us-west-2, max_idle_conns: 0, max_idle_conns_per_host: 8, idle_conn_timeout: 0s, response_header_timeout: -1s}\n", []string{
+			"c.yaml:1: upstream.max_idle_conns: must be >= 1",
+			"c.yaml:1: upstream.max_idle_conns_per_host: must be >= 1 and <= upstream.max_idle_conns",
+			"c.yaml:1: upstream.idle_conn_timeout: must be > 0",
+			"c.yaml:1: upstream.response_header_timeout: must not be negative"}},
+		{"per-host above the total", "upstream: {region: us-west-2, max_idle_conns: 4, max_idle_conns_per_host: 8}\n", []string{
+			"c.yaml:1: upstream.max_idle_conns_per_host: must be >= 1 and <= upstream.max_idle_conns"}},
 		{"dial address needs host", "upstream: {region: us-west-2, dial_address: \":9000\"}\n", []string{`c.yaml:1: upstream.dial_address: must name a host, got ":9000"`}},
 		{"aliases", region + "buckets:\n  aliases:\n    - {name: logs, target: logs--usw2-az1}\n    - {name: logs, target: x--usaz1--x-s3, anonymous: write}\n    - {name: a--usw2-az1--x-s3, target: a--usw2-az1--x-s3}\n", []string{
 			`c.yaml:4: buckets.aliases[0].target: must be a directory bucket name ending in --x-s3, got "logs--usw2-az1"`,

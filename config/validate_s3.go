@@ -70,6 +70,14 @@ func (v *validator) upstream(u *Upstream) {
 	if !hostnameRE.MatchString(u.DNSSuffix) {
 		v.errorf("upstream.dns_suffix", "must be a DNS suffix such as amazonaws.com, got %s", v.d.show("upstream.dns_suffix", u.DNSSuffix))
 	}
+	if u.MaxIdleConns < 1 {
+		v.errorf("upstream.max_idle_conns", "must be >= 1")
+	}
+	if u.MaxIdleConnsPerHost < 1 || u.MaxIdleConnsPerHost > u.MaxIdleConns {
+		v.errorf("upstream.max_idle_conns_per_host", "must be >= 1 and <= upstream.max_idle_conns")
+	}
+	v.positive("upstream.idle_conn_timeout", u.IdleConnTimeout)
+	v.nonNegative("upstream.response_header_timeout", u.ResponseHeaderTimeout)
 	v.upstreamCredentials(&u.Credentials)
 }
 

@@ -144,8 +144,9 @@ func localCredentials(in []config.LocalCredential) ([]proxy.Credential, error) {
 }
 
 // upstreamTransport builds the one transport for every upstream request:
-// proxy.DefaultTransport (keep-alive pool sized for a gateway, HTTP/1.1, no
-// transparent gzip, 100-continue honoured) plus HTTPS_PROXY from the
+// proxy.DefaultTransport (HTTP/1.1, no transparent gzip, 100-continue
+// honoured) with the pool sizes and timeouts of the upstream section, plus
+// HTTPS_PROXY from the
 // environment, TLS 1.2 minimum with extra roots from upstream.ca_file, and, when
 // upstream.dial_address is set, every connection dialled there whatever the
 // URL's host (the Host header and TLS server name stay the Zonal host).
@@ -160,6 +161,19 @@ func upstreamTransport(u *config.Upstream) (*http.Transport, error) {
 	}
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	t := proxy.DefaultTransport()
+	// A validated config has all four; zero sizes (a config built in code)
+	// keep DefaultTransport's, while a zero response header timeout is
+	// the documented "no timeout".
+	if u.MaxIdleConns > 0 {
+		t.MaxIdleConns = u.MaxIdleConns
+	}
+	if u.MaxIdleConnsPerHost > 0 {
+		t.MaxIdleConnsPerHost = u.MaxIdleConnsPerHost
+	}
+	if u.IdleConnTimeout > 0 {
+		t.IdleConnTimeout = u.IdleConnTimeout
+	}
+	t.ResponseHeaderTimeout = u.ResponseHeaderTimeout
 	t.Proxy = http.ProxyFromEnvironment
 	t.DialContext = dialer.DialContext
 	t.TLSClientConfig = tlsConf

@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -410,4 +411,98 @@ func TestVersionCommand(t *testing.T) {
 	if code := run([]string{"version", "extra"}, &out, &errb); code != 2 {
 		t.Errorf("extra args: exit %d, want 2", code)
 	}
+}
+
+// TestTransportPool: the upstream pool sizes and timeouts of the config
+// reach the transport, and the transport behaves by them on real sockets.
+func TestTransportPool(t *testing.T) {
+	t.Run("defaults", func(t *testing.T) {
+		tr, err := upstreamTransport(&parseConfig(t, "upstream: {region: us-west-2}").Upstream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := []any{tr.MaxIdleConns, tr.MaxIdleConnsPerHost, tr.IdleConnTimeout, tr.ResponseHeaderTimeout}
+		if want := []any{1024, 256, 90 * time.Second, 5 * time.Minute}; !reflect.DeepEqual(got, want) {
+			t.Errorf("pool %v, want %v", got, want)
+		}
+	})
+	t.Run("response_header_timeout", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(300 * time.Millisecond)
+		}))
+		defer srv.Close()
+		for _, tt := range []struct {
+			timeout string
+			fails   bool
+		}{{"50ms", true}, {"0s", false}} {
+			cfg := parseConfig(t, "upstream: {region: us-west-2, dial_address: \""+srv.Listener.Addr().String()+
+				"\", response_header_timeout: "+tt.timeout+"}")
+			tr, err := upstreamTransport(&cfg.Upstream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := (&http.Client{Transport: tr}).Get("http://b--usw2-az1--x-s3.s3express-usw2-az1.us-west-2.amazonaws.com/k")
+			if err == nil {
+				resp.Body.Close()
+			}
+			if failed := err != nil; failed != tt.fails || (failed && !strings.Contains(err.Error(), "timeout awaiting response headers")) {
+				t.Errorf("response_header_timeout %s: err %v, want failure %v", tt.timeout, err, tt.fails)
+			}
+			tr.CloseIdleConnections()
+		}
+	})
+	t.Run("max_idle_conns_per_host", func(t *testing.T) {
+		// Two requests in flight at once need two connections; with one
+		// idle slot per host the transport closes the second when done.
+		arrived := make(chan struct{}, 2)
+		release := make(chan struct{})
+		closed := make(chan struct{}, 2)
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			arrived <- struct{}{}
+			<-release
+		}))
+		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateClosed {
+				closed <- struct{}{}
+			}
+		}
+		srv.Start()
+		defer srv.Close()
+		cfg := parseConfig(t, "upstream: {region: us-west-2, dial_address: \""+srv.Listener.Addr().String()+
+			"\", max_idle_conns: 4, max_idle_conns_per_host: 1}")
+		tr, err := upstreamTransport(&cfg.Upstream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.CloseIdleConnections()
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() {
+				resp, err := (&http.Client{Transport: tr}).Get("http://b--usw2-az1--x-s3.s3express-usw2-az1.us-west-2.amazonaws.com/k")
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				errs <- err
+			}()
+		}
+		<-arrived
+		<-arrived
+		close(release)
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no connection closed: the second one was kept idle")
+		}
+		select {
+		case <-closed:
+			t.Fatal("both connections closed: none was kept idle")
+		case <-time.After(200 * time.Millisecond):
+		}
+	})
 }

@@ -143,6 +143,9 @@ func (e *env) proxyConfig(cfg *config) string {
 	} else {
 		b.WriteString("  scheme: http\n")
 	}
+	if cfg.maxIdle > 0 {
+		fmt.Fprintf(&b, "  max_idle_conns: %d\n  max_idle_conns_per_host: %d\n", cfg.maxIdle, min(cfg.maxIdle, 256))
+	}
 	fmt.Fprintf(&b, "  credentials:\n    access_key_id: %s\n    secret_access_key: %s\n", iamKey, iamSecret)
 	b.WriteString("sessions:\n  mode: auto\n")
 	if o.refreshBefore > 0 {

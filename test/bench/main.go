@@ -40,6 +40,7 @@ type config struct {
 	pprofDir   string
 	accessLog  bool
 	replayBuf  string
+	maxIdle    int // s3xproxy upstream.max_idle_conns (0: its default)
 	keep       bool
 	timeout    time.Duration
 	binFlag    string
@@ -111,6 +112,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.pprofDir, "pprof", "", "capture s3xproxy CPU profiles under load into `DIR` (admin.pprof)")
 	fs.DurationVar(&c.largeProfile, "pprof-duration", 0, "length of each --pprof capture (default 5s, quick 2s)")
 	fs.StringVar(&c.replayBuf, "replay-buffer", "", "s3xproxy retry.replay_buffer (default: s3xproxy's default)")
+	fs.IntVar(&c.maxIdle, "max-idle-conns", 0, "s3xproxy upstream.max_idle_conns (default: s3xproxy's default; per host capped to it)")
 	fs.BoolVar(&c.accessLog, "access-log", false, "run s3xproxy with its access log on (to a file)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory (configs, process logs)")
 	fs.DurationVar(&c.timeout, "timeout", 55*time.Minute, "stop the run after this long (partial results are still reported)")
