@@ -45,11 +45,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.rp.ServeHTTP(&x.w, r)
-	if r.ProtoMajor == 1 {
-		// Under HTTP/2 an early flush would cost an extra frame to end
-		// the stream once the handler returns.
-		x.w.flushDeclared()
-	}
+	x.w.flushDeclared()
 }
 
 // begin starts the record and sets the request id headers that every
