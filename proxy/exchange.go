@@ -176,17 +176,6 @@ func (w *responseWriter) Flush() {
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
 
-// flushDeclared sends a response whose length was declared (Content-Length)
-// now, so the client has it before finish writes the access record and the
-// metrics; net/http would send it only after the handler returns. A
-// response of unknown length is left to net/http, which may still give it
-// a Content-Length or end its chunked encoding in the same write.
-func (w *responseWriter) flushDeclared() {
-	if w.status != 0 && len(w.Header()["Content-Length"]) > 0 {
-		w.Flush()
-	}
-}
-
 // Unwrap lets http.ResponseController reach the server's writer.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 

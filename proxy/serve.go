@@ -45,7 +45,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.rp.ServeHTTP(&x.w, r)
-	x.w.flushDeclared()
 }
 
 // begin starts the record and sets the request id headers that every
