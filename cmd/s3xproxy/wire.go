@@ -145,11 +145,11 @@ func localCredentials(in []config.LocalCredential) ([]proxy.Credential, error) {
 
 // upstreamTransport builds the one transport for every upstream request:
 // proxy.DefaultTransport (HTTP/1.1, no transparent gzip, 100-continue
-// honoured) with the pool sizes and timeouts of the upstream section, plus
-// HTTPS_PROXY from the
-// environment, TLS 1.2 minimum with extra roots from upstream.ca_file, and, when
-// upstream.dial_address is set, every connection dialled there whatever the
-// URL's host (the Host header and TLS server name stay the Zonal host).
+// honoured) with the upstream section's pool sizes and timeouts, plus
+// HTTPS_PROXY from the environment, TLS 1.2 minimum with extra roots from
+// upstream.ca_file, and, when upstream.dial_address is set, every connection
+// dialled there whatever the URL's host (the Host header and TLS server name
+// stay the Zonal host).
 func upstreamTransport(u *config.Upstream) (*http.Transport, error) {
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if u.CAFile != "" {
