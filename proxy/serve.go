@@ -197,8 +197,9 @@ var errMethodNotAllowed = s3err.New(http.StatusMethodNotAllowed, "MethodNotAllow
 	"The specified method is not allowed against this resource.")
 
 // unsupported refuses operations that need a handler the proxy was built
-// without (Options.Handlers removed the default), control-plane calls, which are not forwarded, and anything else
-// addressed to the service rather than a bucket.
+// without (Options.Handlers removed the default), control-plane calls,
+// which are not forwarded, and anything else addressed to the service
+// rather than a bucket.
 func unsupported(x *exchange) error {
 	op := x.req.Op
 	switch op.Name {
