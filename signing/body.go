@@ -117,7 +117,8 @@ type checkReader struct {
 	// starts pipe, which hashes from then on until the end.
 	asyncRead int
 	asyncBody int64
-	ringSize  int // of pipe's ring; 0 for pipeRing
+	ringSize  int   // of pipe's ring; 0 for pipeRing
+	pipeStart int64 // the pipe's start (newHashPipe); 0 for pipeStartFor(length)
 	pipe      *hashPipe
 }
 
@@ -240,6 +241,18 @@ const (
 	asyncMinBody = 128 << 10
 )
 
+// pipeStartFor is how many bytes a body of length bytes (-1: unknown)
+// lets wait in its pipe before a worker starts: a sixteenth of the body,
+// from asyncMinRead up to pipeStartMax. A worker started late saves
+// wake-ups; the bytes still waiting at the end are hashed while the final
+// Read waits, so a 1 MiB body waits for at most 64 KiB (~45 µs) of them.
+func pipeStartFor(length int64) int64 {
+	if length < 0 {
+		return pipeStartMax
+	}
+	return min(max(length/16, asyncMinRead), pipeStartMax)
+}
+
 // write adds b, just read from rc, to the digest. last marks the Read that
 // ends the body or fails: every byte is then in the digest when write
 // returns, and the pipe's ring back in its pool.
@@ -249,7 +262,11 @@ func (c *checkReader) write(b []byte, last bool) {
 			c.h.Write(b)
 			return
 		}
-		if c.pipe = newHashPipe(c.h, c.ringSize); c.pipe == nil { // all slots taken
+		start := c.pipeStart
+		if start == 0 {
+			start = pipeStartFor(c.length)
+		}
+		if c.pipe = newHashPipe(c.h, c.ringSize, start); c.pipe == nil { // all slots taken
 			c.h.Write(b)
 			return
 		}

@@ -219,16 +219,17 @@ func TestCheckReaderLarge(t *testing.T) {
 			data = large[:24<<10+3] // 2M one-byte reads are too slow under -race
 		}
 		for _, mode := range []struct {
-			read int
-			body int64
-			ring int
-		}{{asyncMinRead, asyncMinBody, 0}, {1, 0, 0}, {1, 0, 1000}} {
+			read  int
+			body  int64
+			ring  int
+			start int64
+		}{{asyncMinRead, asyncMinBody, 0, 0}, {1, 0, 0, 1}, {1, 0, 1000, 1}, {1, 0, 1000, 300}} {
 			for _, src := range sources {
 				for _, tt := range cases(data) {
-					t.Run(fmt.Sprintf("%s/read %d/async from %d ring %d/%s", tt.name, size, mode.read, mode.ring, src.name), func(t *testing.T) {
+					t.Run(fmt.Sprintf("%s/read %d/async from %d ring %d start %d/%s", tt.name, size, mode.read, mode.ring, mode.start, src.name), func(t *testing.T) {
 						synctest.Test(t, func(t *testing.T) {
 							cr := tt.open(src.wrap(bytes.NewReader(tt.body)))
-							cr.asyncRead, cr.asyncBody, cr.ringSize = mode.read, mode.body, mode.ring
+							cr.asyncRead, cr.asyncBody, cr.ringSize, cr.pipeStart = mode.read, mode.body, mode.ring, mode.start
 							got, lastN, err := readChecked(cr, size)
 							if !bytes.HasPrefix(tt.body, got) {
 								t.Fatalf("received %d bytes that are not a prefix of the body", len(got))
@@ -302,6 +303,7 @@ func TestCheckReaderAbandon(t *testing.T) {
 					cr = newCheckReader(io.NopCloser(bytes.NewReader(data)), sha256.New(), sum[:], int64(len(data)), ErrContentSHA256Mismatch)
 				}
 				cr.asyncBody = 0 // the MD5 reader's length is unknown: pipe from the first read
+				cr.pipeStart = 1 // and start its worker on the first write
 				gate := make(chan struct{})
 				cr.h = gatedHash{cr.h, gate}
 				buf := make([]byte, 32<<10)
@@ -436,11 +438,11 @@ func TestHashPipeSlots(t *testing.T) {
 
 	// A released pipe's cleanup must not free a slot again later: after a
 	// collection the slot a new pipe holds is still taken.
-	released := newHashPipe(sha256.New(), 1000)
+	released := newHashPipe(sha256.New(), 1000, 1)
 	released.flush()
 	released.release()
 	released = nil
-	held := newHashPipe(sha256.New(), 1000)
+	held := newHashPipe(sha256.New(), 1000, 1)
 	for range 3 {
 		runtime.GC()
 		time.Sleep(time.Millisecond)
@@ -451,7 +453,7 @@ func TestHashPipeSlots(t *testing.T) {
 	held.flush()
 	held.release()
 
-	p := newHashPipe(sha256.New(), 1000)
+	p := newHashPipe(sha256.New(), 1000, 1)
 	if p == nil || len(pipeSlots) != 1 {
 		t.Fatalf("newHashPipe with free slots: %v, %d slots taken", p, len(pipeSlots))
 	}

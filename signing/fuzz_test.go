@@ -297,19 +297,20 @@ func checkReencoded(t *testing.T, enc *unsignedChunkEncoder, decoded int64) {
 // sizes of sizes (cycled, 1 to 256 bytes each; 32 KiB if empty), a declared
 // length off by delta (-128: unknown), a digest corrupted or not, and reads
 // of asyncRead+1 bytes or more hashed on another goroutine through a ring
-// of ring bytes (0: the default). Only the exact
+// of ring bytes (0: the default) whose worker starts once start bytes wait
+// (0: the default for the length). Only the exact
 // body under the right digest may pass, with every byte then io.EOF; any
 // other ends with a classified error on a Read that returns no bytes, the
 // body's last byte never delivered. The synctest bubble fails if a
 // goroutine outlives the reader.
 func FuzzCheckReader(f *testing.F) {
-	f.Add([]byte(strings.Repeat("0123456789", 100)), []byte{31, 0, 255}, int8(0), false, uint8(15), uint8(0))
-	f.Add([]byte(strings.Repeat("0123456789", 100)), []byte{}, int8(-128), true, uint8(0), uint8(7))
-	f.Add([]byte(strings.Repeat("0123456789", 100)), []byte{200, 3}, int8(-128), false, uint8(0), uint8(100))
-	f.Add([]byte("x"), []byte{0}, int8(1), false, uint8(0), uint8(1))
-	f.Add([]byte("hello, world"), []byte{2}, int8(-3), false, uint8(1), uint8(0))
-	f.Add([]byte{}, []byte{}, int8(0), true, uint8(0), uint8(0))
-	f.Fuzz(func(t *testing.T, body, sizes []byte, delta int8, corrupt bool, asyncRead, ring uint8) {
+	f.Add([]byte(strings.Repeat("0123456789", 100)), []byte{31, 0, 255}, int8(0), false, uint8(15), uint8(0), uint8(0))
+	f.Add([]byte(strings.Repeat("0123456789", 100)), []byte{}, int8(-128), true, uint8(0), uint8(7), uint8(40))
+	f.Add([]byte(strings.Repeat("0123456789", 100)), []byte{200, 3}, int8(-128), false, uint8(0), uint8(100), uint8(80))
+	f.Add([]byte("x"), []byte{0}, int8(1), false, uint8(0), uint8(1), uint8(0))
+	f.Add([]byte("hello, world"), []byte{2}, int8(-3), false, uint8(1), uint8(0), uint8(40))
+	f.Add([]byte{}, []byte{}, int8(0), true, uint8(0), uint8(0), uint8(80))
+	f.Fuzz(func(t *testing.T, body, sizes []byte, delta int8, corrupt bool, asyncRead, ring, start uint8) {
 		length := int64(-1)
 		if delta != -128 {
 			length = max(int64(len(body))+int64(delta), 0)
@@ -320,7 +321,7 @@ func FuzzCheckReader(f *testing.F) {
 		}
 		synctest.Test(t, func(t *testing.T) {
 			cr := newCheckReader(io.NopCloser(bytes.NewReader(body)), sha256.New(), want[:], length, ErrContentSHA256Mismatch)
-			cr.asyncRead, cr.asyncBody, cr.ringSize = int(asyncRead)+1, 0, int(ring)
+			cr.asyncRead, cr.asyncBody, cr.ringSize, cr.pipeStart = int(asyncRead)+1, 0, int(ring), int64(start)
 			var got []byte
 			buf := make([]byte, 32<<10)
 			for i := 0; ; i++ {

@@ -6,19 +6,29 @@ import (
 	"sync"
 )
 
-// pipeRing is the size of a hashPipe's ring: 512 KiB, ~370 µs of SHA-256
+// pipeRing is the size of a hashPipe's ring: 1 MiB, ~750 µs of SHA-256
 // at 1.4 GB/s (SHA-NI). The ring must hold more hashing than the scheduler
 // takes to put the worker and the writer on different Ps. A goroutine made
-// runnable by a running one goes to that P's runnext slot, which an idle P
-// steals only after usleep(3) — ~80 µs with Linux's default 50 µs timer
-// slack on the 2-vCPU VM we measured on — and waking an idle vCPU costs as
-// much again. With one 32 KiB buffer (22 µs of SHA-256) writer and worker
-// ran in turn on one P, 15-25% slower than hashing inline. A 256 KiB ring
-// gained 7-25%; 512 KiB 15% on a client → proxy → upstream PUT over
-// loopback and 25-60% in BenchmarkCheckReaderLoopback; 1 MiB little more.
-// Rings come from a pool; only a large body read in long reads gets one
-// (asyncMinBody, asyncMinRead).
-const pipeRing = 512 << 10
+// runnable by a running one goes to that P's runnext slot, which an
+// idle P steals only after usleep(3) — ~80 µs with Linux's default 50 µs
+// timer slack on the 2-vCPU VM we measured on — and waking an idle vCPU
+// costs as much again. With one 32 KiB buffer (22 µs of SHA-256) writer
+// and worker ran in turn on one P, 15-25% slower than hashing inline. A
+// 256 KiB ring gained 7-25%; 512 KiB 15% on a client → proxy → upstream
+// PUT over loopback and 25-60% in BenchmarkCheckReaderLoopback. The ring
+// is twice pipeStartMax so that the writer goes on filling it while a
+// worker started at pipeStartMax catches up. Rings come from a pool; only
+// a large body read in long reads gets one (asyncMinBody, asyncMinRead).
+const pipeRing = 1 << 20
+
+// pipeStartMax caps how many bytes wait in the ring before a stopped
+// worker is started (hashPipe.start). Every start costs the worker's
+// goroutine a wake-up and, once it has emptied the ring, a sleep: with a
+// worker started on every write, a 1 GiB upload started ~6,000 workers,
+// and on a machine whose cores the client, the proxy and the upstream
+// already keep busy those switches cost about as much as the hashing
+// saved (BENCHMARKS.md, finding 1).
+const pipeStartMax = 256 << 10
 
 // pipeStep is the most the worker hashes before it frees ring space.
 const pipeStep = 32 << 10
@@ -48,16 +58,18 @@ func freePipeSlot(struct{}) {
 // client, write upstream, repeat) does not also spend its time hashing.
 //
 // The worker goroutine runs only while the ring holds bytes: write starts
-// one if none is running, and it exits once it has emptied the ring. It
-// never blocks, so a pipe whose owner drops it half way leaves no
+// one once start bytes wait and none is running, and it exits once it has
+// emptied the ring; flush hashes what is left without one. It never
+// blocks, so a pipe whose owner drops it half way leaves no
 // goroutine behind, and a ring still being read is never returned to the
 // pool: only release does that, after flush.
 //
 // write, flush and release are called by one goroutine at a time.
 type hashPipe struct {
-	h    hash.Hash
-	ring []byte        // the worker hashes [out, in), write fills the rest (indices mod len)
-	wake chan struct{} // capacity 1: the worker wakes a waiting writer
+	h     hash.Hash
+	ring  []byte        // the worker hashes [out, in), write fills the rest (indices mod len)
+	start int64         // bytes waiting before write starts a worker; at most len(ring)/2
+	wake  chan struct{} // capacity 1: the worker wakes a waiting writer
 
 	mu      sync.Mutex // guards the fields below
 	in, out int64      // bytes written into the ring, bytes hashed
@@ -68,10 +80,11 @@ type hashPipe struct {
 	slot runtime.Cleanup // frees the pipe's slot if release never runs
 }
 
-// newHashPipe returns a pipe into h with a ring of size bytes; size 0
-// means pipeRing, from ringPool. It returns nil when pipeSlots are all
+// newHashPipe returns a pipe into h with a ring of size bytes (0 means
+// pipeRing, from ringPool) whose worker starts once start bytes wait (at
+// least 1, at most half the ring). It returns nil when pipeSlots are all
 // taken: the caller then hashes inline.
-func newHashPipe(h hash.Hash, size int) *hashPipe {
+func newHashPipe(h hash.Hash, size int, start int64) *hashPipe {
 	select {
 	case pipeSlots <- struct{}{}:
 	default:
@@ -84,6 +97,7 @@ func newHashPipe(h hash.Hash, size int) *hashPipe {
 	} else {
 		p.ring = make([]byte, size)
 	}
+	p.start = min(max(start, 1), int64(len(p.ring)/2))
 	return p
 }
 
@@ -111,8 +125,12 @@ func (p *hashPipe) write(b []byte) {
 
 		p.mu.Lock()
 		p.in += n
-		start := !p.running
-		p.running = true
+		// A full ring holds at least start bytes, so a writer never
+		// waits for room without a worker running.
+		start := !p.running && p.in-p.out >= p.start
+		if start {
+			p.running = true
+		}
 		p.mu.Unlock()
 		if start {
 			go p.work()
@@ -147,11 +165,17 @@ func (p *hashPipe) work() {
 }
 
 // flush returns once every byte written has been hashed and the worker has
-// stopped; h is then the caller's again.
+// stopped; h is then the caller's again. Bytes no worker was started for
+// are hashed on the caller's goroutine.
 func (p *hashPipe) flush() {
 	p.mu.Lock()
 	if !p.running {
+		pending := p.in > p.out
+		p.running = pending
 		p.mu.Unlock()
+		if pending {
+			p.work()
+		}
 		return
 	}
 	p.waiting, p.until = true, -1 // only the worker stopping satisfies it
