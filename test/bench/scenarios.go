@@ -74,7 +74,7 @@ func runLarge(ctx context.Context, cfg *config, e *env, res *Results) error {
 				}}
 				aggs := map[pathKind]*agg{}
 				peaks := map[pathKind][2]int64{}
-				for r := 0; r < cfg.largeRounds; r++ {
+				for r := 0; r < largeRounds(cfg.largeRounds, conc); r++ {
 					for _, k := range roundOrder(envPaths(e), r) {
 						pid := e.hopPID(k)
 						var sampler *rssSampler
@@ -117,6 +117,18 @@ func runLarge(ctx context.Context, cfg *config, e *env, res *Results) error {
 		}
 	}
 	return nil
+}
+
+// largeRounds is the number of interleaved rounds of a large cell at
+// concurrency conc: rounds, doubled at concurrency 1. A c=1 round moves an
+// eighth of a c=8 round's bytes in a second or two, and its ratio moved
+// most from run to run (TLS hex PUT c=1: 0.75-0.96 over a dozen runs on one
+// build); the extra rounds cost about a minute of a full run.
+func largeRounds(rounds, conc int) int {
+	if conc == 1 {
+		return 2 * rounds
+	}
+	return rounds
 }
 
 // ratio returns figure(a)/figure(b) for two paths of a cell, 0 if missing.
