@@ -130,7 +130,7 @@ func markdownSection(res *Results, chartRef string) string {
 	}
 	b.WriteString(".\n\n")
 	p := res.Params
-	fmt.Fprintf(&b, "Parameters: large objects %s × %d interleaved round(s) (TLS: %s × %d); small objects %s, %s windows × %d round(s) (TLS too); "+
+	fmt.Fprintf(&b, "Parameters: large objects %s × %d interleaved round(s) (TLS: %s × %d; twice as many at concurrency 1); small objects %s, %s windows × %d round(s) (TLS too); "+
 		"s3xproxy access log %v.\n\n", sizeName(p.LargeSize), p.LargeRounds, sizeName(p.TLSLargeSize), p.TLSRounds,
 		sizeName(p.SmallSize), p.SmallWindow, p.SmallRounds, p.AccessLog)
 
