@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -418,6 +419,41 @@ func goid() uint64 {
 	return id
 }
 
+// readSizes records the size of every Read asked of it.
+type readSizes struct {
+	io.Reader
+	sizes []int
+}
+
+func (r *readSizes) Read(p []byte) (int, error) {
+	r.sizes = append(r.sizes, len(p))
+	return r.Reader.Read(p)
+}
+
+// TestCheckReaderReadAhead reads a large body as the HTTP transport does
+// (32 KiB reads, exactly Content-Length bytes, no Read for EOF): the body
+// must be read from its source pipeReadMax bytes at a time, and the pipe
+// must be given back with the last byte.
+func TestCheckReaderReadAhead(t *testing.T) {
+	data := patterned(2<<20 + 3)
+	sum := sha256.Sum256(data)
+	src := &readSizes{Reader: bytes.NewReader(data)}
+	cr := newCheckReader(io.NopCloser(src), sha256.New(), sum[:], int64(len(data)), ErrContentSHA256Mismatch)
+	var got bytes.Buffer
+	if _, err := io.CopyBuffer(struct{ io.Writer }{&got}, io.LimitReader(struct{ io.Reader }{cr}, int64(len(data))), make([]byte, 32<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), data) {
+		t.Fatalf("received %d bytes, not the body", got.Len())
+	}
+	if len(src.sizes) > len(data)/pipeReadMax+3 || slices.Max(src.sizes) != pipeReadMax {
+		t.Errorf("body read in %d reads of at most %d bytes %v; want ~%d reads of %d", len(src.sizes), slices.Max(src.sizes), src.sizes, len(data)/pipeReadMax, pipeReadMax)
+	}
+	if cr.pipe != nil || len(pipeSlots) != 0 {
+		t.Errorf("pipe not released with the last byte (%d slots taken)", len(pipeSlots))
+	}
+}
+
 // TestHashPipeSlots checks the bound on concurrent pipes: with every slot
 // taken a large body is hashed inline, still correctly; a pipe whose reader
 // is dropped without release gives its slot back once it is collected.
@@ -457,7 +493,9 @@ func TestHashPipeSlots(t *testing.T) {
 	if p == nil || len(pipeSlots) != 1 {
 		t.Fatalf("newHashPipe with free slots: %v, %d slots taken", p, len(pipeSlots))
 	}
-	p.write(data[:10])
+	if n, err := p.fill(bytes.NewReader(data[:10]), 10); n != 10 || err != nil {
+		t.Fatalf("fill: %d, %v", n, err)
+	}
 	p.flush()
 	p = nil // dropped without release
 	deadline := time.Now().Add(10 * time.Second)

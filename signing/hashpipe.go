@@ -2,21 +2,22 @@ package signing
 
 import (
 	"hash"
+	"io"
 	"runtime"
 	"sync"
 )
 
 // pipeRing is the size of a hashPipe's ring: 1 MiB, ~750 µs of SHA-256
 // at 1.4 GB/s (SHA-NI). The ring must hold more hashing than the scheduler
-// takes to put the worker and the writer on different Ps. A goroutine made
+// takes to put the worker and the owner on different Ps. A goroutine made
 // runnable by a running one goes to that P's runnext slot, which an
 // idle P steals only after usleep(3) — ~80 µs with Linux's default 50 µs
 // timer slack on the 2-vCPU VM we measured on — and waking an idle vCPU
-// costs as much again. With one 32 KiB buffer (22 µs of SHA-256) writer
+// costs as much again. With one 32 KiB buffer (22 µs of SHA-256) owner
 // and worker ran in turn on one P, 15-25% slower than hashing inline. A
 // 256 KiB ring gained 7-25%; 512 KiB 15% on a client → proxy → upstream
 // PUT over loopback and 25-60% in BenchmarkCheckReaderLoopback. The ring
-// is twice pipeStartMax so that the writer goes on filling it while a
+// is twice pipeStartMax so that the owner goes on filling it while a
 // worker started at pipeStartMax catches up. Rings come from a pool; only
 // a large body read in long reads gets one (asyncMinBody, asyncMinRead).
 const pipeRing = 1 << 20
@@ -24,10 +25,10 @@ const pipeRing = 1 << 20
 // pipeStartMax caps how many bytes wait in the ring before a stopped
 // worker is started (hashPipe.start). Every start costs the worker's
 // goroutine a wake-up and, once it has emptied the ring, a sleep: with a
-// worker started on every write, a 1 GiB upload started ~6,000 workers,
-// and starting them only once 256 KiB waited saved the hop ~0.1 s of CPU
-// per GiB on a machine whose cores client, proxy and upstream kept busy
-// (BENCHMARKS.md, finding 1).
+// worker started on every 32 KiB read, a 1 GiB upload started ~6,000
+// workers, and starting them only once 256 KiB waited saved the hop ~0.1 s
+// of CPU per GiB on a machine whose cores client, proxy and upstream kept
+// busy (BENCHMARKS.md, finding 1).
 const pipeStartMax = 256 << 10
 
 // pipeStep is the most the worker hashes before it frees ring space.
@@ -53,35 +54,50 @@ func freePipeSlot(struct{}) {
 	}
 }
 
-// hashPipe writes bytes to a hash on a goroutine of its own, in order,
-// through a ring buffer, so that a reader copying a body (read from the
-// client, write upstream, repeat) does not also spend its time hashing.
+// pipeReadMax is the most one fill reads from a body into the ring. A
+// checkReader's caller reads 32 KiB at a time (the HTTP transport's copy
+// buffer); reading the client's socket eight times less often saves the
+// hop a read syscall and, over loopback, the client a window update and a
+// wake-up per 32 KiB (BENCHMARKS.md, fifth session).
+const pipeReadMax = 256 << 10
+
+// hashPipe is the read-ahead buffer of a large body and the hash of what
+// was read into it, computed on a goroutine of its own: fill reads the
+// body into a ring, take hands the bytes on, and a worker writes them to
+// the hash meanwhile, in order, so that a reader copying a body (read
+// from the client, write upstream, repeat) does not also spend its time
+// hashing, and reads the client in long reads.
 //
-// The worker goroutine runs only while the ring holds bytes: write starts
-// one once start bytes wait and none is running, and it exits once it has
-// emptied the ring; flush hashes what is left without one. It never
-// blocks, so a pipe whose owner drops it half way leaves no
+// The worker goroutine runs only while the ring holds bytes to hash: kick
+// starts one once start bytes wait and none is running, and it exits once
+// it has hashed everything filled; flush hashes what is left without one.
+// It never blocks, so a pipe whose owner drops it half way leaves no
 // goroutine behind, and a ring still being read is never returned to the
 // pool: only release does that, after flush.
 //
-// write, flush and release are called by one goroutine at a time.
+// fill, take, kick, flush and release are called by one goroutine at a
+// time, the owner; given is the owner's alone.
 type hashPipe struct {
-	h     hash.Hash
-	ring  []byte        // the worker hashes [out, in), write fills the rest (indices mod len)
-	start int64         // bytes waiting before write starts a worker; at most len(ring)/2
-	wake  chan struct{} // capacity 1: the worker wakes a waiting writer
+	h hash.Hash
+	// ring holds, indices mod len: [out, in) for the worker to hash,
+	// [given, in) for take to hand on; fill writes the rest.
+	ring  []byte
+	start int64         // bytes waiting before kick starts a worker; at most len(ring)/2
+	wake  chan struct{} // capacity 1: the worker wakes a waiting owner
+	given int64         // bytes handed on by take
 
 	mu      sync.Mutex // guards the fields below
-	in, out int64      // bytes written into the ring, bytes hashed
+	in, out int64      // bytes filled into the ring, bytes hashed
 	running bool       // a worker is hashing; it owns h until it stops
-	waiting bool       // the writer is parked on wake until in-out <= until or the worker stops
+	waiting bool       // the owner is parked on wake until in-out <= until or the worker stops
 	until   int64
 
 	slot runtime.Cleanup // frees the pipe's slot if release never runs
 }
 
 // newHashPipe returns a pipe into h with a ring of size bytes (0 means
-// pipeRing, from ringPool) whose worker starts once start bytes wait (at
+// pipeRing, from ringPool; at least 2, so that a ring holding one byte back
+// has room to read the next) whose worker starts once start bytes wait (at
 // least 1, at most half the ring). It returns nil when pipeSlots are all
 // taken: the caller then hashes inline.
 func newHashPipe(h hash.Hash, size int, start int64) *hashPipe {
@@ -95,47 +111,70 @@ func newHashPipe(h hash.Hash, size int, start int64) *hashPipe {
 	if size == 0 {
 		p.ring = ringPool.Get().(*[pipeRing]byte)[:]
 	} else {
-		p.ring = make([]byte, size)
+		p.ring = make([]byte, max(size, 2))
 	}
 	p.start = min(max(start, 1), int64(len(p.ring)/2))
 	return p
 }
 
-// write copies b into the ring, waiting for room as needed, for the worker
-// to hash after the bytes written before. b is not retained.
-func (p *hashPipe) write(b []byte) {
+// preload puts b in an empty ring as a byte already hashed, to be handed
+// on by take.
+func (p *hashPipe) preload(b byte) {
+	p.ring[0] = b
+	p.in, p.out = 1, 1
+}
+
+// fill reads once from r into the ring, at most limit bytes (at least 1).
+// When the ring has no room for limit bytes and more than half of it waits
+// to be hashed, it first waits for the worker to hash down to half: one
+// long read and one wake-up per half ring, not a short read per step. The
+// bytes handed on by take must be all but at most one of those filled.
+func (p *hashPipe) fill(r io.Reader, limit int) (int, error) {
 	size := int64(len(p.ring))
-	for len(b) > 0 {
-		p.mu.Lock()
-		free := size - (p.in - p.out)
-		if free == 0 {
-			// Wait until the ring is half empty rather than for the next
-			// free byte: one wake-up per half ring, not per step.
-			p.waiting, p.until = true, size/2
-			p.mu.Unlock()
-			<-p.wake
-			continue
-		}
-		at := p.in % size
-		n := min(int64(len(b)), free, size-at)
+	p.mu.Lock()
+	if size-(p.in-p.out) < int64(limit) && p.in-p.out > size/2 {
+		// More than half the ring, so at least start bytes, wait: a
+		// worker is running.
+		p.waiting, p.until = true, size/2
 		p.mu.Unlock()
-
-		copy(p.ring[at:at+n], b) // not ring[out:in]: the worker does not read it
-		b = b[n:]
-
+		<-p.wake
 		p.mu.Lock()
-		p.in += n
-		// A full ring holds at least start bytes, so a writer never
-		// waits for room without a worker running.
-		start := !p.running && p.in-p.out >= p.start
-		if start {
-			p.running = true
-		}
-		p.mu.Unlock()
-		if start {
-			go p.work()
-		}
 	}
+	free := size - (p.in - min(p.out, p.given))
+	at := p.in % size
+	p.mu.Unlock()
+	n, err := r.Read(p.ring[at : at+min(free, size-at, int64(limit))]) // not ring[out:in]: the worker does not read it
+	p.mu.Lock()
+	p.in += int64(n)
+	p.mu.Unlock()
+	return n, err
+}
+
+// kick starts a worker if none is running and start bytes wait.
+func (p *hashPipe) kick() {
+	p.mu.Lock()
+	start := !p.running && p.in-p.out >= p.start
+	if start {
+		p.running = true
+	}
+	p.mu.Unlock()
+	if start {
+		go p.work()
+	}
+}
+
+// take copies into b the filled bytes from given up to end (at most the
+// bytes filled) and returns how many it copied.
+func (p *hashPipe) take(b []byte, end int64) int {
+	size := int64(len(p.ring))
+	n := 0
+	for n < len(b) && p.given < end {
+		at := p.given % size
+		m := copy(b[n:], p.ring[at:at+min(end-p.given, size-at)])
+		n += m
+		p.given += int64(m)
+	}
+	return n
 }
 
 // work hashes the ring until it is empty.
