@@ -87,7 +87,7 @@ type hashPipe struct {
 	given int64         // bytes handed on by take
 
 	mu      sync.Mutex // guards the fields below
-	in, out int64      // bytes filled into the ring, bytes hashed
+	in, out int64      // bytes filled into the ring (by the owner only), bytes hashed
 	running bool       // a worker is hashing; it owns h until it stops
 	waiting bool       // the owner is parked on wake until in-out <= until or the worker stops
 	until   int64
