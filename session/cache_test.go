@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -210,6 +211,55 @@ func (o *countingObserver) Throttled(waited time.Duration, ok bool) {
 	} else {
 		o.refused.Add(1)
 	}
+}
+
+// peekObserver looks into the cache from the Observer's CreateSession, with
+// a context that lets Get serve only what the cache holds.
+type peekObserver struct {
+	c        *Cache
+	key      Key
+	mu       sync.Mutex
+	creds    []string // AccessKeyID served, "" when Get would have waited
+	statuses []Status
+}
+
+func (o *peekObserver) CreateSession(string, Mode, string, time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	creds, st, _ := o.c.Get(ctx, o.key)
+	o.mu.Lock()
+	o.creds, o.statuses = append(o.creds, creds.AccessKeyID), append(o.statuses, st)
+	o.mu.Unlock()
+}
+
+func (*peekObserver) Throttled(time.Duration, bool) {}
+
+// TestObserverSeesStoredSession: by the time the Observer hears of a
+// CreateSession, its credentials are the ones the cache serves, for the
+// first call and for a background refresh alike (a test or dashboard
+// counting calls may rely on the session being in place).
+func TestObserverSeesStoredSession(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeCreator{ttl: 5 * time.Second, delay: 10 * time.Millisecond}
+		obs := &peekObserver{key: key("b")}
+		c := New(f, Options{RefreshBefore: 2 * time.Second, Observer: obs})
+		obs.c = c
+		defer c.Close()
+		if _, _, err := c.Get(t.Context(), key("b")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3500 * time.Millisecond) // inside the refresh window
+		if _, st, err := c.Get(t.Context(), key("b")); err != nil || st != Refresh {
+			t.Fatalf("Get in the refresh window = %v, %v", st, err)
+		}
+		time.Sleep(time.Second) // the refresh's call takes 10 ms
+		synctest.Wait()
+		obs.mu.Lock()
+		defer obs.mu.Unlock()
+		if want := []string{"AK1", "AK2"}; !slices.Equal(obs.creds, want) {
+			t.Errorf("the Observer found %q (statuses %v) in the cache; want %q", obs.creds, obs.statuses, want)
+		}
+	})
 }
 
 func TestFailureIsCached(t *testing.T) {

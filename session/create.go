@@ -22,10 +22,21 @@ func (c *Cache) start(reqCtx context.Context, e *entry) *call {
 	return cl
 }
 
-// run performs one call for e and stores its outcome.
+// run performs one call for e and stores its outcome. The Observer hears
+// of a completed call once its credentials are in the cache, before the
+// callers waiting on it are released: whoever counts CreateSession calls
+// there finds the session they made in place.
 func (c *Cache) run(base context.Context, e *entry, cl *call) {
 	defer c.wg.Done()
-	creds, err := c.create(base, e.key)
+	var creds Credentials
+	var took time.Duration
+	var code string // the call's outcome for the Observer
+	err := c.takeToken()
+	called := err == nil
+	if called {
+		creds, took, err = c.create(base, e.key)
+		code = errorCode(err)
+	}
 	now := c.opts.Now()
 	if err == nil && !creds.Expiration.After(now) {
 		// Storing them would make every Get call CreateSession again. As an
@@ -50,29 +61,29 @@ func (c *Cache) run(base context.Context, e *entry, cl *call) {
 		}
 	}
 	c.mu.Unlock()
+	if called {
+		c.opts.Observer.CreateSession(e.key.Bucket, e.key.Mode, code, took)
+	}
 	close(cl.done)
 }
 
-// create takes a rate-limit token and calls the Creator on a context that
-// ends after CreateTimeout or at Close.
-func (c *Cache) create(base context.Context, key Key) (Credentials, error) {
-	if err := c.takeToken(); err != nil {
-		return Credentials{}, err
-	}
+// create calls the Creator on a context that ends after CreateTimeout or at
+// Close, and reports how long the call took. The caller holds a rate-limit
+// token (takeToken).
+func (c *Cache) create(base context.Context, key Key) (creds Credentials, took time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(base, c.opts.CreateTimeout)
 	defer cancel()
 	stop := context.AfterFunc(c.ctx, cancel)
 	defer stop()
 	begin := c.opts.Now()
-	creds, err := c.creator.CreateSession(ctx, key.Bucket, key.Mode)
-	took := c.opts.Now().Sub(begin)
-	c.opts.Observer.CreateSession(key.Bucket, key.Mode, errorCode(err), took)
+	creds, err = c.creator.CreateSession(ctx, key.Bucket, key.Mode)
+	took = c.opts.Now().Sub(begin)
 	if err == nil && creds.Expiration.IsZero() {
 		// Creators should set it; S3 sessions last 5 minutes
 		// (API_CreateSession), the SDKs' fallback too.
 		creds.Expiration = begin.Add(5 * time.Minute)
 	}
-	return creds, err
+	return creds, took, err
 }
 
 // takeToken reserves a token at Options.Now and sleeps until it is due,
