@@ -80,7 +80,9 @@ const (
 // for concurrent use. A nil Observer in Options is a no-op.
 type Observer interface {
 	// CreateSession reports one finished CreateSession call; code is "" on
-	// success, else the S3 error code (or "transport").
+	// success, else the S3 error code (or "transport"). It is called once
+	// the outcome is stored (a Get from it is served the new session),
+	// without the cache's lock held, before the callers waiting are released.
 	CreateSession(bucket string, mode Mode, code string, took time.Duration)
 	// Throttled reports a request that waited for a token (waited) and
 	// whether it got one (ok=false means 503 SlowDown).
