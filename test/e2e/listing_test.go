@@ -108,6 +108,18 @@ func pageV1(t *testing.T, rw *rawClient, bucket string, base url.Values, useNext
 	}
 }
 
+// unescapeAll decodes keys listed with encoding-type=url, in place.
+func unescapeAll(t *testing.T, keys []string) {
+	t.Helper()
+	for i, k := range keys {
+		d, err := url.QueryUnescape(k)
+		if err != nil {
+			t.Fatalf("key %q is not url-encoded: %v", k, err)
+		}
+		keys[i] = d
+	}
+}
+
 // addPage appends a page's entries to all, failing on one already seen.
 func addPage(t *testing.T, page int, entries []string, seen map[string]bool, all []string) []string {
 	t.Helper()
@@ -213,13 +225,7 @@ func TestListObjectsV1Paging(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, pages := pageV1(t, rw, aliasData, tt.q, tt.useNextMarker)
 			if tt.q.Get("encoding-type") == "url" {
-				for i, k := range got {
-					d, err := url.QueryUnescape(k)
-					if err != nil {
-						t.Fatalf("key %q is not url-encoded: %v", k, err)
-					}
-					got[i] = d
-				}
+				unescapeAll(t, got)
 			}
 			if pages < tt.minPages {
 				t.Errorf("%d pages, want at least %d", pages, tt.minPages)
@@ -233,13 +239,7 @@ func TestListObjectsV1Paging(t *testing.T) {
 	t.Run("encoding-type url, a page per key, last key", func(t *testing.T) {
 		// Every marker is an encoded key, echoed encoded again.
 		got, pages := pageV1(t, rw, aliasData, url.Values{"prefix": {"enc/"}, "encoding-type": {"url"}, "max-keys": {"1"}}, false)
-		for i, k := range got {
-			d, err := url.QueryUnescape(k)
-			if err != nil {
-				t.Fatalf("key %q is not url-encoded: %v", k, err)
-			}
-			got[i] = d
-		}
+		unescapeAll(t, got)
 		if got := sorted(got); pages < len(encKeys) || !slices.Equal(got, encKeys) {
 			t.Fatalf("%d pages listed %q, want %q a page each", pages, got, encKeys)
 		}
