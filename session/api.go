@@ -104,12 +104,16 @@ type Options struct {
 	// Default 60s; clamped to half the session's lifetime so that a short
 	// session is not refreshed continuously.
 	RefreshBefore time.Duration
-	MaxEntries    int           // LRU bound; default 10000
-	IdleTTL       time.Duration // keys unused this long are dropped; default 10m
-	CreateRate    float64       // CreateSession calls per second; default 20
-	CreateBurst   int           // default 40
-	CreateWait    time.Duration // longest wait for a rate-limit token; default 2s
-	FailureTTL    time.Duration // how long a failed CreateSession is cached; default 5s
+	MaxEntries    int              // LRU bound; default 10000
+	IdleTTL       time.Duration    // keys unused this long are dropped; default 10m
+	CreateRate    float64          // CreateSession calls per second; default 20
+	CreateBurst   int              // default 40
+	CreateWait    time.Duration    // longest wait for a rate-limit token; default 2s
+	FailureTTL    time.Duration    // how long a failed CreateSession is cached; default 5s
+	CreateTimeout time.Duration    // per CreateSession call; default 10s
+	Now           func() time.Time // default time.Now
+	Observer      Observer         // nil: no-op
+
 	// CreateRatePerClient and CreateBurstPerClient are each client's own
 	// CreateSession budget (GetFor), taken before the global one. Defaults:
 	// a quarter of CreateRate and of CreateBurst (at least 1), so that no
@@ -125,10 +129,7 @@ type Options struct {
 	// AccessDenied or InvalidBucketName is remembered per key and answered
 	// from memory, without a token or an upstream call. At most MaxEntries
 	// such answers are kept (LRU), apart from the sessions. Default 30s.
-	NegativeTTL   time.Duration
-	CreateTimeout time.Duration    // per CreateSession call; default 10s
-	Now           func() time.Time // default time.Now
-	Observer      Observer         // nil: no-op
+	NegativeTTL time.Duration
 }
 
 // ErrClosed is returned by Get after Close.
