@@ -47,9 +47,14 @@ type admission struct {
 	wait       time.Duration
 	maxClients int
 
-	mu      sync.Mutex // guards clients, lru and every client's fields
+	mu      sync.Mutex // guards clients, lru, last and every client's fields
 	clients map[string]*client
 	lru     list.List // of *client, most recently used at the front
+	// last is the latest time handed to a limiter. Callers read the clock
+	// before taking mu, so their times can arrive out of order; a
+	// rate.Limiter handed a time before its last one moves its clock back
+	// and counts the same interval's tokens twice.
+	last time.Time
 }
 
 // client is one client's admission state; its fields are guarded by
@@ -80,6 +85,7 @@ func newAdmission(o Options) *admission {
 func (a *admission) reserveClient(name string, now time.Time) (*client, time.Duration, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	now = a.monotonic(now)
 	cl := a.lookup(name, now)
 	r := cl.lim.ReserveN(now, 1)
 	if !r.OK() {
@@ -125,6 +131,7 @@ func (a *admission) lookup(name string, now time.Time) *client {
 func (a *admission) reserveGlobal(ad admit, now time.Time, budget time.Duration) (time.Duration, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	now = a.monotonic(now)
 	r := a.global.ReserveN(now, 1)
 	if !r.OK() {
 		return 0, ErrThrottled
@@ -138,6 +145,16 @@ func (a *admission) reserveGlobal(ad admit, now time.Time, budget time.Duration)
 		ad.client.queued++
 	}
 	return d, nil
+}
+
+// monotonic returns now, or the latest time already used if that is
+// later. a.mu is held.
+func (a *admission) monotonic(now time.Time) time.Time {
+	if now.Before(a.last) {
+		return a.last
+	}
+	a.last = now
+	return now
 }
 
 // release ends the wait reserveGlobal counted for ad.

@@ -148,3 +148,35 @@ func TestClientStateBounded(t *testing.T) {
 		}
 	})
 }
+
+// TestAdmissionTimesOutOfOrder: Gets read the clock before they queue for
+// the admission lock, so their times can arrive out of order. A time
+// earlier than one already used must not make a limiter count the same
+// second's token twice.
+func TestAdmissionTimesOutOfOrder(t *testing.T) {
+	a := newAdmission(withDefaults(Options{CreateRate: 1, CreateBurst: 1, CreateWait: time.Nanosecond,
+		CreateRatePerClient: 1, CreateBurstPerClient: 1}))
+	t0 := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)
+	steps := []struct {
+		at   time.Time
+		want bool // admitted
+	}{
+		{t0, true},                    // the burst token
+		{t0.Add(-time.Second), false}, // late arrival: refused, and must not rewind the bucket
+		{t0, false},                   // no time has passed since the first
+		{t0.Add(time.Second), true},   // one second's token
+	}
+	for i, s := range steps {
+		_, _, err := a.reserveClient("c", s.at)
+		if got := err == nil; got != s.want {
+			t.Errorf("client step %d at %v: admitted %v, want %v", i, s.at.Sub(t0), got, s.want)
+		}
+	}
+	a = newAdmission(withDefaults(Options{CreateRate: 1, CreateBurst: 1, CreateWait: time.Nanosecond}))
+	for i, s := range steps {
+		_, err := a.reserveGlobal(admit{}, s.at, time.Nanosecond)
+		if got := err == nil; got != s.want {
+			t.Errorf("global step %d at %v: admitted %v, want %v", i, s.at.Sub(t0), got, s.want)
+		}
+	}
+}
