@@ -19,7 +19,8 @@ func TestClientBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeCreator{delay: 10 * time.Millisecond}
 		// Per client: the defaults, a quarter of the global 20/s burst 40.
-		c := New(f, Options{CreateRate: 20, CreateBurst: 40, CreateWait: 2 * time.Second})
+		obs := &clientObserver{}
+		c := New(f, Options{CreateRate: 20, CreateBurst: 40, CreateWait: 2 * time.Second, Observer: obs})
 		defer c.Close()
 		var ok, refused atomic.Int64
 		var wg sync.WaitGroup
@@ -55,8 +56,20 @@ func TestClientBudget(t *testing.T) {
 		if got := f.calls.Load(); got != ok.Load()+1 {
 			t.Errorf("CreateSession calls = %d, want the flooder's %d and the victim's", got, ok.Load())
 		}
+		if got := obs.clientRefused.Load(); got != refused.Load() || obs.refused.Load() != refused.Load() {
+			t.Errorf("Observer: %d client refusals, %d refusals; want %d of each", got, obs.refused.Load(), refused.Load())
+		}
 	})
 }
+
+// clientObserver is a countingObserver that also implements
+// ClientObserver.
+type clientObserver struct {
+	countingObserver
+	clientRefused atomic.Int64
+}
+
+func (o *clientObserver) ClientThrottled() { o.clientRefused.Add(1) }
 
 // TestJoinTakesNoClientToken: requests that join a call in flight, or are
 // served from the cache, take no token from the client's budget.

@@ -97,6 +97,15 @@ type Observer interface {
 	Throttled(waited time.Duration, ok bool)
 }
 
+// ClientObserver is an optional extension of Observer: a Cache whose
+// Observer implements it also reports each GetFor refused because its
+// client was over its own budget (ErrClientThrottled), which Throttled
+// reports as a refusal like any other. It must be cheap and safe for
+// concurrent use.
+type ClientObserver interface {
+	ClientThrottled()
+}
+
 // Options configures a Cache. Zero (or negative) values mean the documented
 // defaults.
 type Options struct {

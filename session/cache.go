@@ -214,7 +214,7 @@ func (c *Cache) get(ctx context.Context, key Key, client *string) (Credentials, 
 		ad, err := c.admitClient(client, now)
 		if err != nil {
 			c.mu.Unlock()
-			c.opts.Observer.Throttled(0, false)
+			c.observeClientThrottled()
 			return Credentials{}, Miss, err
 		}
 		if e == nil {
@@ -228,6 +228,14 @@ func (c *Cache) get(ctx context.Context, key Key, client *string) (Credentials, 
 		return cl.creds, Miss, cl.err
 	case <-ctx.Done():
 		return Credentials{}, Miss, ctx.Err()
+	}
+}
+
+// observeClientThrottled reports a GetFor refused by its client's budget.
+func (c *Cache) observeClientThrottled() {
+	c.opts.Observer.Throttled(0, false)
+	if o, ok := c.opts.Observer.(ClientObserver); ok {
+		o.ClientThrottled()
 	}
 }
 

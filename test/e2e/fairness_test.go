@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -130,15 +131,8 @@ func pct(ds []time.Duration, p float64) time.Duration {
 // readAll reads and closes a response body.
 func readAll(resp *http.Response) []byte {
 	defer resp.Body.Close()
-	var b []byte
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		b = append(b, buf[:n]...)
-		if err != nil {
-			return b
-		}
-	}
+	b, _ := io.ReadAll(resp.Body)
+	return b
 }
 
 // TestUnauthorizedBucketNoCreateSession: a request for a bucket the
