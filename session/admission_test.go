@@ -193,3 +193,28 @@ func TestAdmissionTimesOutOfOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestGetClockOutOfOrder is TestAdmissionTimesOutOfOrder through Get with
+// an injected clock: a Get whose clock read is older than the previous
+// one's must not hand the global bucket an extra token.
+func TestGetClockOutOfOrder(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)
+	var mu sync.Mutex
+	now := t0
+	set := func(t time.Time) { mu.Lock(); now = t; mu.Unlock() }
+	f := &fakeCreator{}
+	c := New(f, Options{Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
+		CreateRate: 1, CreateBurst: 1, CreateWait: time.Nanosecond})
+	defer c.Close()
+	steps := []struct {
+		at   time.Time
+		want bool
+	}{{t0, true}, {t0.Add(-time.Second), false}, {t0, false}, {t0.Add(time.Second), true}}
+	for i, s := range steps {
+		set(s.at)
+		_, _, err := c.Get(t.Context(), key(fmt.Sprint("b", i)))
+		if got := err == nil; got != s.want {
+			t.Errorf("step %d at %v: admitted %v (%v), want %v", i, s.at.Sub(t0), got, err, s.want)
+		}
+	}
+}
