@@ -139,6 +139,17 @@ type Sessions struct {
 	FailureTTL    time.Duration `yaml:"failure_ttl"`    // default 5s
 	// CreateTimeout bounds one CreateSession call. Default 10s.
 	CreateTimeout time.Duration `yaml:"create_timeout"`
+	// CreateRatePerIdentity and CreateBurstPerIdentity are each local
+	// identity's own CreateSession budget, spent before the global one
+	// (create_rate, create_burst); all anonymous requests are one identity.
+	// Defaults: a quarter of create_rate, and a quarter of create_burst
+	// (at least 1).
+	CreateRatePerIdentity  float64 `yaml:"create_rate_per_identity"`
+	CreateBurstPerIdentity int     `yaml:"create_burst_per_identity"`
+	// NegativeTTL is how long a CreateSession answered NoSuchBucket,
+	// AccessDenied or InvalidBucketName is remembered and repeated without
+	// asking upstream. Default 30s.
+	NegativeTTL time.Duration `yaml:"negative_ttl"`
 }
 
 // Retry configures the one retry on an expired session.

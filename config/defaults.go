@@ -96,6 +96,11 @@ func (d defaulter) sessions(s *Sessions) {
 	d.dur("sessions.create_wait", &s.CreateWait, 2*time.Second)
 	d.dur("sessions.failure_ttl", &s.FailureTTL, 5*time.Second)
 	d.dur("sessions.create_timeout", &s.CreateTimeout, 10*time.Second)
+	if !d.set["sessions.create_rate_per_identity"] {
+		s.CreateRatePerIdentity = s.CreateRate / 4
+	}
+	d.integer("sessions.create_burst_per_identity", &s.CreateBurstPerIdentity, max(1, s.CreateBurst/4))
+	d.dur("sessions.negative_ttl", &s.NegativeTTL, 30*time.Second)
 }
 
 func (d defaulter) auth(a *Auth) {

@@ -33,6 +33,10 @@ func TestErrors(t *testing.T) {
 		{"missing region under upstream", "upstream:\n  fips: true\n", []string{"c.yaml:1: upstream.region: required"}},
 		{"bad region", "upstream: {region: Mars}\n", []string{`c.yaml:1: upstream.region: must be a region such as us-west-2, got "Mars"`}},
 		{"rate must be > 0", region + "sessions:\n  create_rate: 0\n", []string{"c.yaml:3: sessions.create_rate: must be > 0"}},
+		{"per-identity budget", region + "sessions:\n  create_rate_per_identity: 0\n  create_burst_per_identity: 0\n  negative_ttl: 0s\n", []string{
+			"c.yaml:3: sessions.create_rate_per_identity: must be > 0",
+			"c.yaml:4: sessions.create_burst_per_identity: must be >= 1",
+			"c.yaml:5: sessions.negative_ttl: must be > 0"}},
 		{"not a number", region + "sessions:\n  create_burst: lots\n", []string{`c.yaml:3: sessions.create_burst: must be an integer, got "lots"`}},
 		{"bad duration", region + "sessions:\n  idle_ttl: 10\n", []string{`c.yaml:3: sessions.idle_ttl: must be a duration such as 500ms, 60s or 5m, got "10"`}},
 		{"negative duration", region + "server: {shutdown_grace: -1s}\n", []string{"c.yaml:2: server.shutdown_grace: must not be negative"}},

@@ -156,6 +156,14 @@ func (v *validator) sessions(s *Sessions) {
 	v.nonNegative("sessions.create_wait", s.CreateWait)
 	v.nonNegative("sessions.failure_ttl", s.FailureTTL)
 	v.positive("sessions.create_timeout", s.CreateTimeout)
+	// A default derived from an invalid create_rate is reported there only.
+	if !(s.CreateRatePerIdentity > 0) && (v.d.set["sessions.create_rate_per_identity"] || s.CreateRate > 0) {
+		v.errorf("sessions.create_rate_per_identity", "must be > 0")
+	}
+	if s.CreateBurstPerIdentity < 1 {
+		v.errorf("sessions.create_burst_per_identity", "must be >= 1")
+	}
+	v.positive("sessions.negative_ttl", s.NegativeTTL)
 }
 
 func (v *validator) auth(a *Auth) {

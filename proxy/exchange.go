@@ -77,6 +77,9 @@ type call struct {
 	target route.Target
 	auth   UpstreamAuth
 	mode   session.Mode
+	// client names the local identity for CreateSession admission (see
+	// admissionClient).
+	client string
 	// header is the unsigned outbound header a retry re-signs from, set by
 	// the Rewrite hook (see signingTransport.RoundTrip); nil: RoundTrip
 	// copies the request's before signing it.

@@ -160,6 +160,7 @@ func (p *Proxy) authorize(x *exchange, cred *Credential) error {
 		x.call.auth = SignIAM
 	}
 	x.call.mode = p.sessionMode(access)
+	x.call.client = admissionClient(cred)
 	return nil
 }
 

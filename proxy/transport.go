@@ -122,7 +122,7 @@ func (t *signingTransport) sign(req *http.Request, c *call) (usedSession, error)
 		return used, t.p.signer.SignIAM(req, iam, signing.ServiceS3Express, c.target.Region, t.p.now())
 	}
 	used.key = session.Key{Identity: t.identity(iam.AccessKeyID), Bucket: c.target.Bucket, Mode: c.mode}
-	sc, status, err := t.p.cache.Get(req.Context(), used.key)
+	sc, status, err := t.p.cache.GetFor(req.Context(), used.key, c.client)
 	if c.session == "" || status != session.Hit {
 		c.session = status
 	}
@@ -132,6 +132,18 @@ func (t *signingTransport) sign(req *http.Request, c *call) (usedSession, error)
 	used.creds = sc
 	ac := aws.Credentials{AccessKeyID: sc.AccessKeyID, SecretAccessKey: sc.SecretAccessKey, SessionToken: sc.SessionToken}
 	return used, t.p.signer.SignSession(req, ac, c.target.Region, t.p.now())
+}
+
+// admissionClient names cred's local identity (nil: anonymous) for the
+// session cache's per-client CreateSession budget. A local session's
+// credential is a narrowed copy of its owner's, with the owner's access
+// key id, so the sessions an identity mints share its budget; every
+// anonymous request shares one ("").
+func admissionClient(cred *Credential) string {
+	if cred == nil {
+		return ""
+	}
+	return cred.AccessKeyID
 }
 
 // identity returns identityHash(accessKeyID), remembering the last one:

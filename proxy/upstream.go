@@ -21,6 +21,9 @@ import (
 // into that request's access-log record.
 func (p *Proxy) Upstream(ctx context.Context, target route.Target, req *http.Request, auth UpstreamAuth, mode session.Mode) (*http.Response, error) {
 	c := &call{target: target, auth: auth, mode: mode}
+	if x := exchangeFrom(ctx); x != nil {
+		c.client = x.call.client
+	}
 	if p.opts.SessionMode == SessionModeIAM || target.Bucket == "" {
 		c.auth = SignIAM
 	}

@@ -6,6 +6,7 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"time"
 )
@@ -35,8 +36,15 @@ type Creator interface {
 // Options.CreateWait (the proxy answers 503 SlowDown).
 var ErrThrottled = errors.New("session: createsession rate limited")
 
+// ErrClientThrottled is an ErrThrottled (errors.Is) returned when the
+// client's own CreateSession budget (Options.CreateRatePerClient) is spent:
+// the global budget was not touched.
+var ErrClientThrottled = fmt.Errorf("%w: client over its own budget", ErrThrottled)
+
 // UpstreamError is a CreateSession answered with an S3 error (or failed at
-// transport level, Status 0). It is cached for Options.FailureTTL.
+// transport level, Status 0). It is cached for Options.NegativeTTL when it
+// says the bucket cannot be used (NoSuchBucket, AccessDenied,
+// InvalidBucketName), else for Options.FailureTTL.
 type UpstreamError struct {
 	Status  int    // HTTP status, 0 when the request never got an answer
 	Code    string // S3 error code, e.g. AccessDenied, NoSuchBucket
@@ -89,6 +97,15 @@ type Observer interface {
 	Throttled(waited time.Duration, ok bool)
 }
 
+// ClientObserver is an optional extension of Observer: a Cache whose
+// Observer implements it also reports each GetFor refused because its
+// client was over its own budget (ErrClientThrottled), which Throttled
+// reports as a refusal like any other. It must be cheap and safe for
+// concurrent use.
+type ClientObserver interface {
+	ClientThrottled()
+}
+
 // Options configures a Cache. Zero (or negative) values mean the documented
 // defaults.
 type Options struct {
@@ -105,6 +122,23 @@ type Options struct {
 	CreateTimeout time.Duration    // per CreateSession call; default 10s
 	Now           func() time.Time // default time.Now
 	Observer      Observer         // nil: no-op
+
+	// CreateRatePerClient and CreateBurstPerClient are each client's own
+	// CreateSession budget (GetFor), taken before the global one. Defaults:
+	// a quarter of CreateRate and of CreateBurst (at least 1), so that no
+	// one client can spend more than a quarter of the global rate.
+	CreateRatePerClient  float64
+	CreateBurstPerClient int
+	// MaxClients bounds the clients whose budget is tracked; beyond it the
+	// least recently seen are forgotten (and start again with a full
+	// burst). Clients whose budget is full again are forgotten anyway.
+	// Default 10000.
+	MaxClients int
+	// NegativeTTL is how long a CreateSession answered NoSuchBucket,
+	// AccessDenied or InvalidBucketName is remembered per key and answered
+	// from memory, without a token or an upstream call. At most MaxEntries
+	// such answers are kept (LRU), apart from the sessions. Default 30s.
+	NegativeTTL time.Duration
 }
 
 // ErrClosed is returned by Get after Close.

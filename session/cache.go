@@ -5,8 +5,6 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Defaults for Options.
@@ -19,6 +17,8 @@ const (
 	DefaultCreateWait    = 2 * time.Second
 	DefaultFailureTTL    = 5 * time.Second
 	DefaultCreateTimeout = 10 * time.Second
+	DefaultMaxClients    = 10000
+	DefaultNegativeTTL   = 30 * time.Second
 )
 
 // maxHardMargin is how long before Expiration a session stops being handed
@@ -36,10 +36,13 @@ const maxHardMargin = 5 * time.Second
 // session returns it at once and starts one background refresh, so keys in
 // use never wait on CreateSession after the first. Keys unused for IdleTTL
 // are dropped (lazily, on Get and Len) and never refreshed. Every
-// CreateSession first takes a token from a rate.Limiter reserved at
-// Options.Now; when none is available within CreateWait the callers get
-// ErrThrottled (not cached). Every other CreateSession error is cached for
-// FailureTTL and returned to every Get meanwhile.
+// CreateSession is first admitted (admission.go): a GetFor takes a token
+// from its client's own rate.Limiter and then from the global one, both
+// reserved at Options.Now; when none is available within CreateWait the
+// callers get ErrThrottled (not cached). A CreateSession answer that says
+// the bucket cannot be used is remembered for NegativeTTL (negative.go);
+// every other CreateSession error is cached for FailureTTL. Either is
+// returned to every Get meanwhile.
 //
 // Memory: about 390 B per entry for the cache's own structures (entry, LRU
 // element, map slot) plus the credential strings, about 1.5 KiB in all with
@@ -47,16 +50,17 @@ const maxHardMargin = 5 * time.Second
 type Cache struct {
 	creator Creator
 	opts    Options
-	limiter *rate.Limiter
+	adm     *admission
 
 	ctx    context.Context // cancelled by Close; ends in-flight calls
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // in-flight call goroutines
 
-	mu      sync.Mutex // guards entries, lru, closed and every entry's fields
-	entries map[Key]*entry
-	lru     list.List // of *entry, most recently used at the front
-	closed  bool
+	mu       sync.Mutex // guards entries, lru, negative, closed and every entry's fields
+	entries  map[Key]*entry
+	lru      list.List // of *entry, most recently used at the front
+	negative *negativeCache
+	closed   bool
 }
 
 // entry is one key's state. Its fields are guarded by Cache.mu.
@@ -85,12 +89,13 @@ func New(creator Creator, opts Options) *Cache {
 	opts = withDefaults(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Cache{
-		creator: creator,
-		opts:    opts,
-		limiter: rate.NewLimiter(rate.Limit(opts.CreateRate), opts.CreateBurst),
-		ctx:     ctx,
-		cancel:  cancel,
-		entries: make(map[Key]*entry),
+		creator:  creator,
+		opts:     opts,
+		adm:      newAdmission(opts),
+		ctx:      ctx,
+		cancel:   cancel,
+		entries:  make(map[Key]*entry),
+		negative: newNegativeCache(opts.MaxEntries),
 	}
 	c.lru.Init()
 	return c
@@ -118,6 +123,18 @@ func withDefaults(o Options) Options {
 	if o.FailureTTL <= 0 {
 		o.FailureTTL = DefaultFailureTTL
 	}
+	if o.CreateRatePerClient <= 0 {
+		o.CreateRatePerClient = o.CreateRate / 4
+	}
+	if o.CreateBurstPerClient <= 0 {
+		o.CreateBurstPerClient = max(1, o.CreateBurst/4)
+	}
+	if o.MaxClients <= 0 {
+		o.MaxClients = DefaultMaxClients
+	}
+	if o.NegativeTTL <= 0 {
+		o.NegativeTTL = DefaultNegativeTTL
+	}
 	if o.CreateTimeout <= 0 {
 		o.CreateTimeout = DefaultCreateTimeout
 	}
@@ -141,7 +158,26 @@ func (nopObserver) Throttled(time.Duration, bool)                     {}
 // waited for, or got the cached failure of, a CreateSession) or Refresh (a
 // Hit that started the background refresh). Errors: ErrThrottled, ErrClosed,
 // ctx.Err(), or the Creator's error (an *UpstreamError for HTTPCreator).
+//
+// A CreateSession that Get needs passes only the global budget; callers
+// that know who asks use GetFor.
 func (c *Cache) Get(ctx context.Context, key Key) (Credentials, Status, error) {
+	return c.get(ctx, key, nil)
+}
+
+// GetFor is Get on behalf of client, an opaque name of who asks (the proxy
+// passes its local identity). A CreateSession it needs is admitted by
+// client's own budget (CreateRatePerClient, CreateBurstPerClient) before
+// the global one, and a client over its budget gets ErrClientThrottled at
+// once; a Get that joins a call in flight, is answered from the cache or
+// from a remembered failure takes no token. The session itself is shared:
+// client is not part of the key.
+func (c *Cache) GetFor(ctx context.Context, key Key, client string) (Credentials, Status, error) {
+	return c.get(ctx, key, &client)
+}
+
+// get serves Get (client nil) and GetFor.
+func (c *Cache) get(ctx context.Context, key Key, client *string) (Credentials, Status, error) {
 	now := c.opts.Now()
 	c.mu.Lock()
 	if c.closed {
@@ -149,24 +185,42 @@ func (c *Cache) Get(ctx context.Context, key Key) (Credentials, Status, error) {
 		return Credentials{}, Miss, ErrClosed
 	}
 	c.evictIdle(now)
-	e := c.touch(key, now)
-	if e.hasCreds && now.Before(e.creds.Expiration.Add(-c.hardMargin(e))) {
-		creds, status := e.creds, Hit
-		if e.call == nil && !now.Before(c.refreshAt(e)) && !now.Before(e.errUntil) {
-			c.start(ctx, e)
-			status = Refresh
+	e := c.entries[key]
+	if e != nil {
+		c.use(e, now)
+		if e.hasCreds && now.Before(e.creds.Expiration.Add(-c.hardMargin(e))) {
+			creds, status := e.creds, Hit
+			if e.call == nil && !now.Before(c.refreshAt(e)) && !now.Before(e.errUntil) {
+				c.start(ctx, e, admit{})
+				status = Refresh
+			}
+			c.mu.Unlock()
+			return creds, status, nil
 		}
-		c.mu.Unlock()
-		return creds, status, nil
 	}
-	if e.err != nil && now.Before(e.errUntil) {
-		err := e.err
+	err := c.negative.get(key, now)
+	if err == nil && e != nil && e.err != nil && now.Before(e.errUntil) {
+		err = e.err
+	}
+	if err != nil {
 		c.mu.Unlock()
 		return Credentials{}, Miss, err
 	}
-	cl := e.call
+	var cl *call
+	if e != nil {
+		cl = e.call
+	}
 	if cl == nil {
-		cl = c.start(ctx, e)
+		ad, err := c.admitClient(client, now)
+		if err != nil {
+			c.mu.Unlock()
+			c.observeClientThrottled()
+			return Credentials{}, Miss, err
+		}
+		if e == nil {
+			e = c.insert(key, now)
+		}
+		cl = c.start(ctx, e, ad)
 	}
 	c.mu.Unlock()
 	select {
@@ -177,19 +231,27 @@ func (c *Cache) Get(ctx context.Context, key Key) (Credentials, Status, error) {
 	}
 }
 
-// touch returns key's entry, creating it (and evicting the least recently
-// used entry beyond MaxEntries), and marks it used at now. c.mu is held.
-func (c *Cache) touch(key Key, now time.Time) *entry {
-	e, ok := c.entries[key]
-	if ok {
-		e.lastUsed = now
-		c.lru.MoveToFront(e.elem)
-		return e
+// observeClientThrottled reports a GetFor refused by its client's budget.
+func (c *Cache) observeClientThrottled() {
+	c.opts.Observer.Throttled(0, false)
+	if o, ok := c.opts.Observer.(ClientObserver); ok {
+		o.ClientThrottled()
 	}
+}
+
+// use marks e used at now. c.mu is held.
+func (c *Cache) use(e *entry, now time.Time) {
+	e.lastUsed = now
+	c.lru.MoveToFront(e.elem)
+}
+
+// insert adds an entry for key, evicting the least recently used entries
+// beyond MaxEntries. c.mu is held.
+func (c *Cache) insert(key Key, now time.Time) *entry {
 	for c.lru.Len() >= c.opts.MaxEntries {
 		c.remove(c.lru.Back().Value.(*entry))
 	}
-	e = &entry{key: key, lastUsed: now}
+	e := &entry{key: key, lastUsed: now}
 	e.elem = c.lru.PushFront(e)
 	c.entries[key] = e
 	return e

@@ -262,9 +262,11 @@ func TestObserverSeesStoredSession(t *testing.T) {
 	})
 }
 
+// TestFailureIsCached: a transient failure (here 500 InternalError) is
+// cached for FailureTTL; permanent ones are TestNegativeCache's.
 func TestFailureIsCached(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		denied := &UpstreamError{Status: 403, Code: "AccessDenied", Message: "Access Denied"}
+		denied := &UpstreamError{Status: 500, Code: "InternalError", Message: "We encountered an internal error."}
 		f := &fakeCreator{delay: 20 * time.Millisecond, err: func(string) error { return denied }}
 		obs := &countingObserver{}
 		c := New(f, Options{FailureTTL: 5 * time.Second, Observer: obs})
@@ -272,8 +274,8 @@ func TestFailureIsCached(t *testing.T) {
 		for range 120 { // 12 s of Gets every 100 ms
 			_, _, err := c.Get(t.Context(), key("b"))
 			var up *UpstreamError
-			if !errors.As(err, &up) || up.Code != "AccessDenied" {
-				t.Fatalf("Get error = %v, want AccessDenied", err)
+			if !errors.As(err, &up) || up.Code != "InternalError" {
+				t.Fatalf("Get error = %v, want InternalError", err)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -281,7 +283,7 @@ func TestFailureIsCached(t *testing.T) {
 		if got := f.calls.Load(); got != 3 {
 			t.Errorf("CreateSession calls in 12 s = %d, want 3", got)
 		}
-		if obs.failures.Load() != 3 || obs.codes[0] != "AccessDenied" {
+		if obs.failures.Load() != 3 || obs.codes[0] != "InternalError" {
 			t.Errorf("Observer failures = %d codes %v", obs.failures.Load(), obs.codes)
 		}
 		// Another key is not affected by this key's failure cache.

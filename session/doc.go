@@ -6,7 +6,11 @@
 // the background ahead of expiry on a detached context with its own timeout,
 // stops handing out a session a few seconds before it expires, ages out
 // idle keys, is bounded (LRU), passes every CreateSession through a token
-// bucket (golang.org/x/time/rate) and caches failures briefly.
+// bucket per client and then a global one (golang.org/x/time/rate,
+// admission.go), remembers answers that say a bucket cannot be used in a
+// bounded negative cache (negative.go) and caches other failures briefly.
+// The client is an opaque name the caller passes to GetFor; it is never
+// part of the key, so sessions are shared across clients.
 //
 // It must not know about inbound clients, routing or configuration files: it
 // talks to S3 through the one-method Creator interface, so tests can use a

@@ -94,6 +94,10 @@ func sessionOptions(s config.Sessions) session.Options {
 		CreateWait:    s.CreateWait,
 		FailureTTL:    s.FailureTTL,
 		CreateTimeout: s.CreateTimeout,
+
+		CreateRatePerClient:  s.CreateRatePerIdentity,
+		CreateBurstPerClient: s.CreateBurstPerIdentity,
+		NegativeTTL:          s.NegativeTTL,
 	}
 }
 

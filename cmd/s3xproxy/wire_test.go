@@ -53,7 +53,8 @@ buckets:
     - {name: open, target: open--usw2-az1--x-s3, anonymous: read-write}
     - {name: shut, target: shut--usw2-az1--x-s3, anonymous: deny}
 sessions: {mode: readwrite, refresh_before: 30s, max_entries: 7, idle_ttl: 1m, create_rate: 2.5,
-           create_burst: 3, create_wait: 1s, failure_ttl: 4s, create_timeout: 6s}
+           create_burst: 3, create_wait: 1s, failure_ttl: 4s, create_timeout: 6s,
+           create_rate_per_identity: 1.5, create_burst_per_identity: 2, negative_ttl: 20s}
 retry: {replay_buffer: 1MiB}
 auth:
   anonymous: read
@@ -92,7 +93,8 @@ func TestProxyOptionsMapping(t *testing.T) {
 			{Name: "shut", Target: "shut--usw2-az1--x-s3", Anonymous: proxy.AccessNone, AnonymousSet: true},
 		}},
 		{"Sessions", o.Sessions, session.Options{RefreshBefore: 30 * time.Second, MaxEntries: 7, IdleTTL: time.Minute,
-			CreateRate: 2.5, CreateBurst: 3, CreateWait: time.Second, FailureTTL: 4 * time.Second, CreateTimeout: 6 * time.Second}},
+			CreateRate: 2.5, CreateBurst: 3, CreateWait: time.Second, FailureTTL: 4 * time.Second, CreateTimeout: 6 * time.Second,
+			CreateRatePerClient: 1.5, CreateBurstPerClient: 2, NegativeTTL: 20 * time.Second}},
 		{"SessionMode", o.SessionMode, "readwrite"},
 		{"ReplayBuffer", o.ReplayBuffer, int64(1 << 20)},
 		{"Anonymous", o.Anonymous, proxy.AccessRead},

@@ -26,8 +26,9 @@ const Namespace = "s3xproxy"
 
 // Compile-time checks of the observer contracts.
 var (
-	_ proxy.Observer   = (*Metrics)(nil)
-	_ session.Observer = (*Metrics)(nil)
+	_ proxy.Observer         = (*Metrics)(nil)
+	_ session.Observer       = (*Metrics)(nil)
+	_ session.ClientObserver = (*Metrics)(nil)
 )
 
 // latencyBuckets span a cached small request (~1 ms) to a multi-GiB
@@ -55,6 +56,10 @@ type Metrics struct {
 	rateLimitWait   prometheus.Histogram
 	slowDowns       prometheus.Counter
 	cacheSize       prometheus.GaugeFunc
+
+	// identitySlowDowns counts the slowDowns due to one identity's own
+	// CreateSession budget.
+	identitySlowDowns prometheus.Counter
 
 	// cacheLen is read by the session-cache GaugeFunc; nil means 0.
 	cacheLen atomic.Pointer[func() int]
@@ -181,6 +186,11 @@ func (m *Metrics) registerSessionCollectors() {
 	})
 	m.reg.MustRegister(m.createSessions, m.createLatency, m.rateLimitWaits,
 		m.rateLimitWait, m.slowDowns, m.cacheSize)
+	m.identitySlowDowns = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "createsession_identity_slowdowns_total",
+		Help: "Requests answered 503 SlowDown because their identity spent its own CreateSession budget (sessions.create_rate_per_identity); also counted in createsession_slowdowns_total.",
+	})
+	m.reg.MustRegister(m.identitySlowDowns)
 }
 
 // Registry returns the registry holding every collector (serve it with
@@ -266,6 +276,9 @@ func (m *Metrics) Throttled(waited time.Duration, ok bool) {
 		m.slowDowns.Inc()
 	}
 }
+
+// ClientThrottled implements session.ClientObserver.
+func (m *Metrics) ClientThrottled() { m.identitySlowDowns.Inc() }
 
 // StatusClass maps an HTTP status to "1xx".."5xx"; anything out of range
 // (including 0, a client that went away before a status) is "other".

@@ -63,6 +63,7 @@ func TestSessionObserver(t *testing.T) {
 	m.Throttled(time.Millisecond, true)
 	m.Throttled(2*time.Second, false)
 	m.Throttled(2*time.Second, false)
+	m.ClientThrottled() // one of those two was its identity's own budget
 	size := 7
 	m.SetSessionCacheSize(func() int { return size })
 
@@ -78,12 +79,15 @@ s3xproxy_createsession_ratelimit_waits_total 3
 # HELP s3xproxy_createsession_slowdowns_total Requests answered 503 SlowDown because no CreateSession token came within create_wait.
 # TYPE s3xproxy_createsession_slowdowns_total counter
 s3xproxy_createsession_slowdowns_total 2
+# HELP s3xproxy_createsession_identity_slowdowns_total Requests answered 503 SlowDown because their identity spent its own CreateSession budget (sessions.create_rate_per_identity); also counted in createsession_slowdowns_total.
+# TYPE s3xproxy_createsession_identity_slowdowns_total counter
+s3xproxy_createsession_identity_slowdowns_total 1
 # HELP s3xproxy_session_cache_entries Upstream sessions currently cached.
 # TYPE s3xproxy_session_cache_entries gauge
 s3xproxy_session_cache_entries 7
 `
 	names := []string{"s3xproxy_createsession_total", "s3xproxy_createsession_ratelimit_waits_total",
-		"s3xproxy_createsession_slowdowns_total", "s3xproxy_session_cache_entries"}
+		"s3xproxy_createsession_slowdowns_total", "s3xproxy_createsession_identity_slowdowns_total", "s3xproxy_session_cache_entries"}
 	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), names...); err != nil {
 		t.Fatal(err)
 	}
