@@ -1,4 +1,4 @@
-// Command bench is s3xproxy's benchmark harness (issue 6).
+// Command bench is s3xproxy's benchmark harness.
 //
 // It builds s3xproxy, starts the emulator (--storage discard), s3xproxy and a
 // bare httputil.ReverseProxy hop as separate processes on loopback, and
