@@ -114,6 +114,7 @@ func TestDependenciesFlowOneWay(t *testing.T) {
 		{[]string{"signing", "session"}, module + "/proxy", "proxy depends on session and signing, not the reverse"},
 		{[]string{"signing"}, module + "/session", "signing knows nothing of session caches"},
 		{[]string{"config"}, module + "/", "config is plain data"},
+		{[]string{"proxy/gateway"}, module + "/proxy", "the gateway serves any http.Handler; it knows nothing of the pipeline"},
 		// The emulator is the tests' independent oracle: sharing the proxy's
 		// canonical forms or signer would hide a bug common to both.
 		{[]string{"test/emulator"}, module + "/proxy", "the emulator is an independent implementation of S3 Express"},
