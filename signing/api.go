@@ -1,8 +1,8 @@
 package signing
 
-// This file fixes the package's exported API so that proxy and session can be
-// written against it. Bodies marked "stub" are replaced by the real
-// implementation; the signatures may gain options but should not change.
+// This file holds the package's exported API, the contract proxy and
+// session are written against; the implementations are in the files named
+// for what they do (sigv4.go, sigv2.go, sign.go, body.go, chunked.go).
 
 import (
 	"io"

@@ -7,28 +7,21 @@ import (
 	"sync"
 )
 
-// pipeRing is the size of a hashPipe's ring: 1 MiB, ~750 µs of SHA-256
-// at 1.4 GB/s (SHA-NI). The ring must hold more hashing than the scheduler
-// takes to put the worker and the owner on different Ps. A goroutine made
-// runnable by a running one goes to that P's runnext slot, which an
-// idle P steals only after usleep(3) — ~80 µs with Linux's default 50 µs
-// timer slack on the 2-vCPU VM we measured on — and waking an idle vCPU
-// costs as much again. With one 32 KiB buffer (22 µs of SHA-256) owner
-// and worker ran in turn on one P, 15-25% slower than hashing inline. A
-// 256 KiB ring gained 7-25%; 512 KiB 15% on a client → proxy → upstream
-// PUT over loopback and 25-60% in BenchmarkCheckReaderLoopback. The ring
-// is twice pipeStartMax so that the owner goes on filling it while a
-// worker started at pipeStartMax catches up. Rings come from a pool; only
-// a large body read in long reads gets one (asyncMinBody, asyncMinRead).
+// pipeRing is the size of a hashPipe's ring. It must hold more hashing
+// than the scheduler takes to put the worker and the owner on different
+// Ps: a goroutine made runnable by a running one waits in that P's runnext
+// slot until an idle P steals it, and with a smaller ring owner and worker
+// take turns on one P, which is slower than hashing inline (the sizes
+// measured are in BENCHMARKS.md). It is twice pipeStartMax so that the
+// owner goes on filling it while a worker started at pipeStartMax catches
+// up. Rings come from a pool; only a large body read in long reads gets
+// one (asyncMinBody, asyncMinRead).
 const pipeRing = 1 << 20
 
 // pipeStartMax caps how many bytes wait in the ring before a stopped
-// worker is started (hashPipe.start). Every start costs the worker's
-// goroutine a wake-up and, once it has emptied the ring, a sleep: with a
-// worker started on every 32 KiB read, a 1 GiB upload started ~6,000
-// workers, and starting them only once 256 KiB waited saved the hop ~0.1 s
-// of CPU per GiB on a machine whose cores client, proxy and upstream kept
-// busy (BENCHMARKS.md, finding 1).
+// worker is started (hashPipe.start): every start costs the worker a
+// wake-up and, once it has emptied the ring, a sleep, so starting one per
+// 32 KiB read would cost thousands of wake-ups per GiB.
 const pipeStartMax = 256 << 10
 
 // pipeStep is the most the worker hashes before it frees ring space.
@@ -54,11 +47,10 @@ func freePipeSlot(struct{}) {
 	}
 }
 
-// pipeReadMax is the most one fill reads from a body into the ring. A
-// checkReader's caller reads 32 KiB at a time (the HTTP transport's copy
-// buffer); reading the client's socket eight times less often saves the
-// hop a read syscall and, over loopback, the client a window update and a
-// wake-up per 32 KiB (BENCHMARKS.md, fifth session).
+// pipeReadMax is the most one fill reads from a body into the ring. The
+// caller reads 32 KiB at a time (the HTTP transport's copy buffer);
+// longer reads of the client's socket save the hop read syscalls and, over
+// loopback, the client a window update and a wake-up per read.
 const pipeReadMax = 256 << 10
 
 // hashPipe is the read-ahead buffer of a large body and the hash of what

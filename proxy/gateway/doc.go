@@ -7,4 +7,9 @@
 // It must not import config, parse YAML, or decide which buckets exist: cmd
 // maps the configuration onto Options and passes the on-demand decision and
 // the readiness check as functions. It never exits the process.
+//
+// It lives under proxy/ because it is the proxy's network edge and the
+// repository's top level is fixed (DESIGN.md "Layout"), yet it imports
+// nothing from proxy: it serves any http.Handler, so the request pipeline
+// and the listeners can change and be tested apart (test/layout checks it).
 package gateway

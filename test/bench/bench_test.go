@@ -149,7 +149,7 @@ func TestEvaluate(t *testing.T) {
 	res := &Results{
 		Large: []Large{{Op: "PUT", Payload: payloadName(false), Conc: 8, Size: 1 << 30, RatioBare: 0.96,
 			Paths: []PathFigures{{Path: "direct", Ops: 8}, {Path: "bare", Ops: 8}, {Path: "s3xproxy", Ops: 8, HopPeakRSS: 70 << 20}}}},
-		Small: []Small{{Op: "GET", Conc: 1, AddedP50: 31, AddedP99: 100,
+		Small: []Small{{Op: "GET", Conc: 1, AddedP50: 61, AddedP99: 100,
 			Paths: []PathFigures{{Path: "bare", Ops: 1}, {Path: "s3xproxy", Ops: 1}}}},
 		Micro: []Micro{{Name: "BenchmarkSignSession", NsPerOp: 2000, AllocsPerOp: 11}},
 	}
@@ -169,6 +169,52 @@ func TestEvaluate(t *testing.T) {
 		if got[name] != st {
 			t.Errorf("%s: got %q, want %q (all: %v)", name, got[name], st, got)
 		}
+	}
+}
+
+// TestEvaluateMedianOfRounds: a cell passes on the median of its per-round
+// figures, not on the ratio of its totals, and one slow round does not
+// decide it.
+func TestEvaluateMedianOfRounds(t *testing.T) {
+	paths := func(px, bare []float64, pxP50, bareP50 []float64) []PathFigures {
+		return []PathFigures{{Path: "bare", Ops: 1, Rounds: bare, RoundP50us: bareP50},
+			{Path: "s3xproxy", Ops: 1, Rounds: px, RoundP50us: pxP50}}
+	}
+	tests := []struct {
+		name string
+		cell Small
+		want map[string]string
+	}{
+		{"one slow round", Small{Op: "GET", Conc: 1, AddedP50: 75,
+			Paths: paths(nil, nil, []float64{90, 150, 95}, []float64{40, 40, 40})},
+			map[string]string{"small GET c=1 added p50": "PASS"}},
+		{"median over the line", Small{Op: "GET", Conc: 1, AddedP50: 40,
+			Paths: paths(nil, nil, []float64{110, 105, 70}, []float64{40, 40, 40})},
+			map[string]string{"small GET c=1 added p50": "MISS"}},
+		{"c=64 median ratio", Small{Op: "PUT", Conc: 64, RatioBare: 0.80,
+			Paths: paths([]float64{90, 50, 88}, []float64{100, 100, 100}, nil, nil)},
+			map[string]string{"small PUT c=64 req/s vs bare": "PASS"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.cell
+			c.RoundRatios = roundSpread(c.Paths, func(px, bare float64) float64 { return px / bare },
+				func(f PathFigures) []float64 { return f.Rounds })
+			c.RoundAddedP50 = roundSpread(c.Paths, func(px, bare float64) float64 { return px - bare },
+				func(f PathFigures) []float64 { return f.RoundP50us })
+			got := map[string]Target{}
+			for _, tg := range evaluate(&Results{Small: []Small{c}}) {
+				got[tg.Name] = tg
+			}
+			for name, st := range tt.want {
+				if got[name].Status != st {
+					t.Errorf("%s: got %q (%s), want %q", name, got[name].Status, got[name].Got, st)
+				}
+			}
+		})
+	}
+	if s := spreadOf([]float64{3, 1, 2, 10}); s.Median != 2.5 || s.Min != 1 || s.Max != 10 {
+		t.Errorf("spreadOf = %+v, want median 2.5, min 1, max 10", s)
 	}
 }
 

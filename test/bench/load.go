@@ -147,6 +147,7 @@ type agg struct {
 	Done        []int64
 	FirstErr    string
 	Rounds      []float64 // per-round rate (MB/s or req/s), to show spread
+	RoundP50    []float64 // per-round p50 latency in µs, when latencies are kept
 }
 
 func (a *agg) add(r loadResult, rate float64) {
@@ -163,6 +164,9 @@ func (a *agg) add(r loadResult, rate float64) {
 		a.FirstErr = r.FirstErr
 	}
 	a.Rounds = append(a.Rounds, rate)
+	if len(r.Lat) > 0 {
+		a.RoundP50 = append(a.RoundP50, percentiles(r.Lat, 0.50)[0])
+	}
 }
 
 // mbps is throughput in MB/s (10^6 bytes per second) over the summed elapsed time.

@@ -1,4 +1,4 @@
-// Command bench is s3xproxy's benchmark harness (issue 6).
+// Command bench is s3xproxy's benchmark harness.
 //
 // It builds s3xproxy, starts the emulator (--storage discard), s3xproxy and a
 // bare httputil.ReverseProxy hop as separate processes on loopback, and
@@ -17,14 +17,12 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -97,131 +95,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-}
-
-func parseFlags(args []string) (*config, error) {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	c := &config{}
-	var only, largeSize, smallSize, sweep, tlsLarge string
-	var largeConc, smallConc string
-	fs.BoolVar(&c.quick, "quick", false, "short run: small objects sizes and windows (< 2 minutes)")
-	fs.StringVar(&only, "only", "", "comma-separated scenarios to run: "+strings.Join(scenarioNames, ","))
-	fs.StringVar(&c.jsonFile, "json", "", "write every figure as JSON to `FILE`")
-	fs.StringVar(&c.mdFile, "md", "", "regenerate the results section of `FILE` (BENCHMARKS.md)")
-	fs.StringVar(&c.chartFile, "chart", "", "write the throughput-against-size chart as SVG to `FILE`")
-	fs.StringVar(&c.pprofDir, "pprof", "", "capture s3xproxy CPU profiles under load into `DIR` (admin.pprof)")
-	fs.DurationVar(&c.largeProfile, "pprof-duration", 0, "length of each --pprof capture (default 5s, quick 2s)")
-	fs.StringVar(&c.replayBuf, "replay-buffer", "", "s3xproxy retry.replay_buffer (default: s3xproxy's default)")
-	fs.IntVar(&c.maxIdle, "max-idle-conns", 0, "s3xproxy upstream.max_idle_conns (default: s3xproxy's default; per host capped to it)")
-	fs.BoolVar(&c.accessLog, "access-log", false, "run s3xproxy with its access log on (to a file)")
-	fs.BoolVar(&c.keep, "keep", false, "keep the work directory (configs, process logs)")
-	fs.DurationVar(&c.timeout, "timeout", 55*time.Minute, "stop the run after this long (partial results are still reported)")
-	fs.StringVar(&c.binFlag, "bin", "", "use this s3xproxy binary instead of building one")
-	fs.StringVar(&c.microBench, "micro-bench", ".", "go test -bench pattern for the micro-benchmarks")
-	fs.StringVar(&c.microPkgs, "micro-pkgs", "./signing/,./proxy/", "packages whose micro-benchmarks run (signing: sign, verify, aws-chunked)")
-	fs.StringVar(&c.microTime, "micro-benchtime", "1s", "go test -benchtime for the micro-benchmarks")
-	fs.StringVar(&largeSize, "large-size", "", "large object size (default 1GiB, quick 64MiB)")
-	fs.StringVar(&tlsLarge, "tls-large-size", "", "large object size with TLS upstream (default: --large-size)")
-	fs.IntVar(&c.tlsRounds, "tls-rounds", 2, "interleaved rounds per large cell with TLS upstream, doubled at concurrency 1 (small cells use --small-rounds)")
-	fs.IntVar(&c.largeRounds, "large-rounds", 0, "interleaved rounds per large cell, doubled at concurrency 1 (default 2, quick 1)")
-	fs.StringVar(&largeConc, "large-conc", "1,8", "large object concurrencies")
-	fs.StringVar(&smallSize, "small-size", "4KiB", "small object size")
-	fs.DurationVar(&c.smallWindow, "small-window", 0, "measured window per path per round (default 700ms, quick 400ms)")
-	fs.IntVar(&c.smallRounds, "small-rounds", 0, "interleaved rounds per small cell, TLS too (default 6, quick 1)")
-	fs.StringVar(&smallConc, "small-conc", "1,16,64", "small object concurrencies")
-	fs.StringVar(&sweep, "sweep", "", "size sweep for the chart (default 4KiB,1MiB,64MiB,<large-size>)")
-	fs.DurationVar(&c.sweepWindow, "sweep-window", 0, "window per path per sweep point (default 1s, quick 300ms)")
-	fs.DurationVar(&c.rollTTL, "session-ttl", 0, "emulator session TTL for the rollover scenario (default 10s, quick 4s)")
-	fs.DurationVar(&c.rollBefore, "refresh-before", 0, "s3xproxy refresh_before for the rollover scenario (default 2s, quick 1s)")
-	fs.DurationVar(&c.rollDur, "rollover-duration", 0, "rollover traffic duration (default 60s, quick 8s)")
-	fs.IntVar(&c.rollConc, "rollover-conc", 32, "rollover and many-bucket concurrency")
-	fs.IntVar(&c.buckets, "buckets", 0, "many-bucket scenario bucket count (default 2000, quick 200)")
-	fs.IntVar(&c.bucketPasses, "bucket-passes", 2, "round-robin passes over the buckets")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	q := c.quick
-	pick := func(full, quick string) string {
-		if q {
-			return quick
-		}
-		return full
-	}
-	var err error
-	if largeSize == "" {
-		largeSize = pick("1GiB", "64MiB")
-	}
-	if c.largeSize, err = parseSize(largeSize); err != nil {
-		return nil, err
-	}
-	if tlsLarge == "" {
-		c.tlsLarge = c.largeSize
-	} else if c.tlsLarge, err = parseSize(tlsLarge); err != nil {
-		return nil, err
-	}
-	if c.smallSize, err = parseSize(smallSize); err != nil {
-		return nil, err
-	}
-	if sweep == "" {
-		sweep = "4KiB,1MiB,64MiB," + largeSize
-	}
-	for _, s := range strings.Split(sweep, ",") {
-		n, err := parseSize(s)
-		if err != nil {
-			return nil, err
-		}
-		if !containsSize(c.sweepSizes, n) {
-			c.sweepSizes = append(c.sweepSizes, n)
-		}
-	}
-	slices.Sort(c.sweepSizes)
-	if c.largeConc, err = parseInts(largeConc); err != nil {
-		return nil, err
-	}
-	if c.smallConc, err = parseInts(smallConc); err != nil {
-		return nil, err
-	}
-	defInt := func(v *int, full, quick int) {
-		if *v == 0 {
-			*v = full
-			if q {
-				*v = quick
-			}
-		}
-	}
-	defDur := func(v *time.Duration, full, quick time.Duration) {
-		if *v == 0 {
-			*v = full
-			if q {
-				*v = quick
-			}
-		}
-	}
-	defInt(&c.largeRounds, 2, 1)
-	defInt(&c.smallRounds, 6, 1)
-	defInt(&c.sweepRounds, 2, 1)
-	defInt(&c.buckets, 2000, 200)
-	defDur(&c.smallWindow, 700*time.Millisecond, 400*time.Millisecond)
-	defDur(&c.sweepWindow, time.Second, 300*time.Millisecond)
-	defDur(&c.warmup, 300*time.Millisecond, 150*time.Millisecond)
-	defDur(&c.rollTTL, 10*time.Second, 4*time.Second)
-	defDur(&c.rollBefore, 2*time.Second, time.Second)
-	defDur(&c.rollDur, 60*time.Second, 8*time.Second)
-	defDur(&c.largeProfile, 5*time.Second, 2*time.Second)
-	if c.rollBefore >= c.rollTTL {
-		return nil, fmt.Errorf("--refresh-before %s must be shorter than --session-ttl %s", c.rollBefore, c.rollTTL)
-	}
-	c.only = map[string]bool{}
-	for _, s := range strings.Split(only, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		if !containsStr(scenarioNames, s) {
-			return nil, fmt.Errorf("--only: unknown scenario %q (have %s)", s, strings.Join(scenarioNames, ","))
-		}
-		c.only[s] = true
-	}
-	return c, nil
 }
 
 // enabled reports whether scenario s runs.

@@ -21,23 +21,23 @@ func printTables(w io.Writer, res *Results) {
 	defer tw.Flush()
 	if len(res.Large) > 0 {
 		fmt.Fprintln(tw, "\nLARGE OBJECTS (MB/s; hop CPU s/GiB; s3xproxy peak RSS)")
-		fmt.Fprintln(tw, "cell\tdirect\tbare\ts3xproxy\tpx/bare\tpx/direct\tbare cpu/GiB\tpx cpu/GiB\tpx peak RSS MiB\terrors\t")
+		fmt.Fprintln(tw, "cell\tdirect\tbare\ts3xproxy\tpx/bare med (rounds)\tpx/direct\tbare cpu/GiB\tpx cpu/GiB\tpx peak RSS MiB\terrors\t")
 		for _, c := range res.Large {
 			d, b, p := pathOf(c.Paths, pathDirect), pathOf(c.Paths, pathBare), pathOf(c.Paths, pathProxy)
-			fmt.Fprintf(tw, "%s%s %s %s c=%d\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.2f\t%.2f\t%.1f\t%s\t\n",
+			fmt.Fprintf(tw, "%s%s %s %s c=%d\t%.0f\t%.0f\t%.0f\t%s\t%.3f\t%.2f\t%.2f\t%.1f\t%s\t\n",
 				tlsName(c.TLS), c.Op, sizeName(c.Size), shortPayload(c.Payload), c.Conc, d.MBps, b.MBps, p.MBps,
-				c.RatioBare, c.RatioDirect, b.HopCPUPerGiB, p.HopCPUPerGiB,
+				ratioGot(cellFigure(c.RoundRatios, c.RatioBare)), c.RatioDirect, b.HopCPUPerGiB, p.HopCPUPerGiB,
 				float64(max(p.HopPeakRSS, p.HopPeakRSSSampled))/(1<<20), cellErrors(c.Paths))
 		}
 	}
 	if len(res.Small) > 0 {
 		fmt.Fprintln(tw, "\nSMALL OBJECTS (req/s; latency µs p50/p99/p99.9; hop CPU µs/req)")
-		fmt.Fprintln(tw, "cell\tdirect rps\tbare rps\tpx rps\tpx/bare\tdirect lat\tbare lat\tpx lat\tadded p50\tadded p99\tbare cpu\tpx cpu\tbare csw\tpx csw\terrors\t")
+		fmt.Fprintln(tw, "cell\tdirect rps\tbare rps\tpx rps\tpx/bare med (rounds)\tdirect lat\tbare lat\tpx lat\tadded p50 med (rounds)\tadded p99\tbare cpu\tpx cpu\tbare csw\tpx csw\terrors\t")
 		for _, c := range res.Small {
 			d, b, p := pathOf(c.Paths, pathDirect), pathOf(c.Paths, pathBare), pathOf(c.Paths, pathProxy)
-			fmt.Fprintf(tw, "%s%s %s c=%d\t%.0f\t%.0f\t%.0f\t%.3f\t%s\t%s\t%s\t%.0f\t%.0f\t%.1f\t%.1f\t%.2f\t%.2f\t%s\t\n",
-				tlsName(c.TLS), c.Op, sizeName(c.Size), c.Conc, d.RPS, b.RPS, p.RPS, c.RatioBare,
-				lat3(d), lat3(b), lat3(p), c.AddedP50, c.AddedP99, b.HopCPUPerReq, p.HopCPUPerReq,
+			fmt.Fprintf(tw, "%s%s %s c=%d\t%.0f\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.0f\t%.1f\t%.1f\t%.2f\t%.2f\t%s\t\n",
+				tlsName(c.TLS), c.Op, sizeName(c.Size), c.Conc, d.RPS, b.RPS, p.RPS, ratioGot(cellFigure(c.RoundRatios, c.RatioBare)),
+				lat3(d), lat3(b), lat3(p), addedGot(cellFigure(c.RoundAddedP50, c.AddedP50)), c.AddedP99, b.HopCPUPerReq, p.HopCPUPerReq,
 				b.HopCtxSwPerReq, p.HopCtxSwPerReq, cellErrors(c.Paths))
 		}
 	}
@@ -67,6 +67,14 @@ func printTables(w io.Writer, res *Results) {
 	for _, n := range res.Notes {
 		fmt.Fprintf(tw, "note: %s\n", n)
 	}
+}
+
+// addedGot formats an added-latency spread in µs: median (min–max).
+func addedGot(s Spread) string {
+	if s.Min == s.Max {
+		return fmt.Sprintf("%.0f", s.Median)
+	}
+	return fmt.Sprintf("%.0f (%.0f–%.0f)", s.Median, s.Min, s.Max)
 }
 
 func pathOf(ps []PathFigures, k pathKind) PathFigures {
@@ -143,24 +151,25 @@ func markdownSection(res *Results, chartRef string) string {
 	}
 	if len(res.Large) > 0 {
 		b.WriteString("\n### Large objects (scenario 1; TLS rows are scenario 5)\n\n")
-		b.WriteString("| cell | direct MB/s | bare MB/s | s3xproxy MB/s | s3xproxy/bare | s3xproxy/direct | bare CPU s/GiB | s3xproxy CPU s/GiB | s3xproxy peak RSS |\n")
+		b.WriteString("| cell | direct MB/s | bare MB/s | s3xproxy MB/s | s3xproxy/bare, median (rounds) | s3xproxy/direct | bare CPU s/GiB | s3xproxy CPU s/GiB | s3xproxy peak RSS |\n")
 		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, c := range res.Large {
 			d, bb, px := pathOf(c.Paths, pathDirect), pathOf(c.Paths, pathBare), pathOf(c.Paths, pathProxy)
-			fmt.Fprintf(&b, "| %s%s %s %s c=%d | %.0f | %.0f | %.0f | %.3f | %.3f | %.2f | %.2f | %.1f MiB |\n",
-				tlsName(c.TLS), c.Op, sizeName(c.Size), c.Payload, c.Conc, d.MBps, bb.MBps, px.MBps, c.RatioBare, c.RatioDirect,
+			fmt.Fprintf(&b, "| %s%s %s %s c=%d | %.0f | %.0f | %.0f | %s | %.3f | %.2f | %.2f | %.1f MiB |\n",
+				tlsName(c.TLS), c.Op, sizeName(c.Size), c.Payload, c.Conc, d.MBps, bb.MBps, px.MBps,
+				ratioGot(cellFigure(c.RoundRatios, c.RatioBare)), c.RatioDirect,
 				bb.HopCPUPerGiB, px.HopCPUPerGiB, float64(max(px.HopPeakRSS, px.HopPeakRSSSampled))/(1<<20))
 		}
 	}
 	if len(res.Small) > 0 {
 		b.WriteString("\n### Small objects (scenario 2; TLS rows are scenario 5)\n\n")
-		b.WriteString("| cell | direct req/s | bare req/s | s3xproxy req/s | s3xproxy/bare | latency µs p50/p99/p99.9 direct | bare | s3xproxy | added p50 / p99 µs | CPU µs/req bare / s3xproxy | context switches/req bare / s3xproxy |\n")
+		b.WriteString("| cell | direct req/s | bare req/s | s3xproxy req/s | s3xproxy/bare, median (rounds) | latency µs p50/p99/p99.9 direct | bare | s3xproxy | added p50 median (rounds) / p99 µs | CPU µs/req bare / s3xproxy | context switches/req bare / s3xproxy |\n")
 		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, c := range res.Small {
 			d, bb, px := pathOf(c.Paths, pathDirect), pathOf(c.Paths, pathBare), pathOf(c.Paths, pathProxy)
-			fmt.Fprintf(&b, "| %s%s %s c=%d | %.0f | %.0f | %.0f | %.3f | %s | %s | %s | %.0f / %.0f | %.1f / %.1f | %.2f / %.2f |\n",
-				tlsName(c.TLS), c.Op, sizeName(c.Size), c.Conc, d.RPS, bb.RPS, px.RPS, c.RatioBare, lat3(d), lat3(bb), lat3(px),
-				c.AddedP50, c.AddedP99, bb.HopCPUPerReq, px.HopCPUPerReq, bb.HopCtxSwPerReq, px.HopCtxSwPerReq)
+			fmt.Fprintf(&b, "| %s%s %s c=%d | %.0f | %.0f | %.0f | %s | %s | %s | %s | %s / %.0f | %.1f / %.1f | %.2f / %.2f |\n",
+				tlsName(c.TLS), c.Op, sizeName(c.Size), c.Conc, d.RPS, bb.RPS, px.RPS, ratioGot(cellFigure(c.RoundRatios, c.RatioBare)),
+				lat3(d), lat3(bb), lat3(px), addedGot(cellFigure(c.RoundAddedP50, c.AddedP50)), c.AddedP99, bb.HopCPUPerReq, px.HopCPUPerReq, bb.HopCtxSwPerReq, px.HopCtxSwPerReq)
 		}
 	}
 	if len(res.Sweep) > 0 {

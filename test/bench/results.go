@@ -79,6 +79,18 @@ type PathFigures struct {
 	HopPeakRSS        int64     `json:"hop_peak_rss_bytes,omitempty"`
 	HopPeakRSSSampled int64     `json:"hop_peak_rss_sampled_bytes,omitempty"`
 	Rounds            []float64 `json:"rounds"`
+	// RoundP50us is the p50 latency of each round (small cells).
+	RoundP50us []float64 `json:"round_p50_us,omitempty"`
+}
+
+// Spread summarises one figure over a cell's interleaved rounds: the
+// median decides PASS or MISS, the range shows how close to the line the
+// cell sits.
+type Spread struct {
+	Median float64   `json:"median"`
+	Min    float64   `json:"min"`
+	Max    float64   `json:"max"`
+	Rounds []float64 `json:"rounds"`
 }
 
 // Large is one cell of scenario 1 (or 5 when TLS).
@@ -91,6 +103,8 @@ type Large struct {
 	Paths       []PathFigures `json:"paths"`
 	RatioBare   float64       `json:"ratio_s3xproxy_bare"`
 	RatioDirect float64       `json:"ratio_s3xproxy_direct"`
+	// RoundRatios is s3xproxy/bare MB/s per round.
+	RoundRatios Spread `json:"round_ratios_s3xproxy_bare"`
 }
 
 // Small is one cell of scenario 2 (or 5 when TLS).
@@ -104,6 +118,10 @@ type Small struct {
 	AddedP99  float64       `json:"added_p99_us"`
 	AddedP999 float64       `json:"added_p999_us"`
 	RatioBare float64       `json:"ratio_rps_s3xproxy_bare"`
+	// RoundRatios is s3xproxy/bare req/s per round; RoundAddedP50 is
+	// s3xproxy's p50 minus the bare hop's, per round, in µs.
+	RoundRatios   Spread `json:"round_ratios_rps_s3xproxy_bare"`
+	RoundAddedP50 Spread `json:"round_added_p50_us"`
 }
 
 // Sweep is one point of the throughput-against-size chart.

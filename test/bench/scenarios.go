@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -40,7 +41,7 @@ func envPaths(e *env) []pathKind {
 // figures turns an aggregate into PathFigures.
 func figures(k pathKind, a *agg) PathFigures {
 	f := PathFigures{Path: k.String(), Ops: a.Ops, Errors: a.Errors, Error: errSummary(a), Bytes: a.Bytes,
-		Seconds: a.Elapsed.Seconds(), EmuCPUs: a.EmuCPU.Seconds(), Rounds: a.Rounds}
+		Seconds: a.Elapsed.Seconds(), EmuCPUs: a.EmuCPU.Seconds(), Rounds: a.Rounds, RoundP50us: a.RoundP50}
 	if k != pathDirect {
 		f.HopCPUs = a.HopCPU.Seconds()
 	}
@@ -111,6 +112,8 @@ func runLarge(ctx context.Context, cfg *config, e *env, res *Results) error {
 				}
 				cell.RatioBare = ratio(cell.Paths, pathProxy, pathBare, func(f PathFigures) float64 { return f.MBps })
 				cell.RatioDirect = ratio(cell.Paths, pathProxy, pathDirect, func(f PathFigures) float64 { return f.MBps })
+				cell.RoundRatios = roundSpread(cell.Paths, func(px, bare float64) float64 { return px / bare },
+					func(f PathFigures) []float64 { return f.Rounds })
 				res.Large = append(res.Large, cell)
 				logf("large %s%s %s c=%d: %s ratio/bare %.3f", tlsTag(e), op, cell.Payload, conc, mbpsLine(cell.Paths), cell.RatioBare)
 			}
@@ -132,6 +135,38 @@ func largeRounds(rounds, conc int) int {
 }
 
 // ratio returns figure(a)/figure(b) for two paths of a cell, 0 if missing.
+// roundSpread compares s3xproxy with the bare hop round by round: rounds
+// picks a per-round series from a path's figures and cmp combines one
+// round of each (a ratio or a difference). Rounds run both paths back to
+// back (roundOrder), so per-round comparisons cancel most of the machine's
+// drift that a ratio of totals keeps.
+func roundSpread(ps []PathFigures, cmp func(px, bare float64) float64, rounds func(PathFigures) []float64) Spread {
+	px, bare := rounds(pathOf(ps, pathProxy)), rounds(pathOf(ps, pathBare))
+	var out []float64
+	for i := range min(len(px), len(bare)) {
+		if bare[i] == 0 {
+			continue
+		}
+		out = append(out, cmp(px[i], bare[i]))
+	}
+	return spreadOf(out)
+}
+
+// spreadOf returns the median, minimum and maximum of xs (zero when empty).
+func spreadOf(xs []float64) Spread {
+	if len(xs) == 0 {
+		return Spread{}
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	mid := len(s) / 2
+	med := s[mid]
+	if len(s)%2 == 0 {
+		med = (s[mid-1] + s[mid]) / 2
+	}
+	return Spread{Median: med, Min: s[0], Max: s[len(s)-1], Rounds: xs}
+}
+
 func ratio(ps []PathFigures, a, b pathKind, fig func(PathFigures) float64) float64 {
 	var x, y float64
 	for _, p := range ps {
@@ -229,6 +264,10 @@ func runSmall(ctx context.Context, cfg *config, e *env, res *Results) error {
 			px, bare := get(pathProxy), get(pathBare)
 			cell.AddedP50, cell.AddedP99, cell.AddedP999 = px.P50us-bare.P50us, px.P99us-bare.P99us, px.P999us-bare.P999us
 			cell.RatioBare = ratio(cell.Paths, pathProxy, pathBare, func(f PathFigures) float64 { return f.RPS })
+			cell.RoundRatios = roundSpread(cell.Paths, func(px, bare float64) float64 { return px / bare },
+				func(f PathFigures) []float64 { return f.Rounds })
+			cell.RoundAddedP50 = roundSpread(cell.Paths, func(px, bare float64) float64 { return px - bare },
+				func(f PathFigures) []float64 { return f.RoundP50us })
 			res.Small = append(res.Small, cell)
 			logf("small %s%s c=%d: direct %.0f bare %.0f s3xproxy %.0f req/s; added p50 %.0fµs p99 %.0fµs; CPU µs/req bare %.1f proxy %.1f; context switches/req bare %.2f proxy %.2f%s",
 				tlsTag(e), op, conc, get(pathDirect).RPS, bare.RPS, px.RPS, cell.AddedP50, cell.AddedP99, bare.HopCPUPerReq, px.HopCPUPerReq,

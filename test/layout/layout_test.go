@@ -114,6 +114,12 @@ func TestDependenciesFlowOneWay(t *testing.T) {
 		{[]string{"signing", "session"}, module + "/proxy", "proxy depends on session and signing, not the reverse"},
 		{[]string{"signing"}, module + "/session", "signing knows nothing of session caches"},
 		{[]string{"config"}, module + "/", "config is plain data"},
+		{[]string{"proxy/gateway"}, module + "/proxy", "the gateway serves any http.Handler; it knows nothing of the pipeline"},
+		// The emulator is the tests' independent oracle: sharing the proxy's
+		// canonical forms or signer would hide a bug common to both.
+		{[]string{"test/emulator"}, module + "/proxy", "the emulator is an independent implementation of S3 Express"},
+		{[]string{"test/emulator"}, module + "/session", "the emulator is an independent implementation of S3 Express"},
+		{[]string{"test/emulator"}, module + "/signing", "the emulator is an independent implementation of S3 Express"},
 	}
 	for _, p := range loadPackages(t) {
 		if p.dir == "proxy/gateway/acmetest" {
@@ -129,6 +135,32 @@ func TestDependenciesFlowOneWay(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestCmdLinksOnlyTheEmulatorFromTest: cmd may import test/emulator, and
+// nothing else under test/. The emulator ships in the binary on purpose:
+// `s3xproxy dev` and `s3xproxy emulator` run it, so a user can try the
+// proxy without AWS; harnesses and e2e helpers stay out of the binary.
+func TestCmdLinksOnlyTheEmulatorFromTest(t *testing.T) {
+	found := false
+	for _, p := range loadPackages(t) {
+		if !under(p.dir, "cmd") {
+			continue
+		}
+		for im := range p.imports {
+			if !strings.HasPrefix(im, module+"/test/") {
+				continue
+			}
+			if im == module+"/test/emulator" {
+				found = true
+				continue
+			}
+			t.Errorf("%s imports %s: cmd may link only test/emulator from test/", p.dir, im)
+		}
+	}
+	if !found {
+		t.Error("no cmd package imports test/emulator; if dev and emulator moved it out, update this rule")
 	}
 }
 
