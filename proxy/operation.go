@@ -41,8 +41,106 @@ type Operation struct {
 }
 
 // controlSubresources are bucket subresources served by the regional
-// control endpoint (docs/s3express-protocol.md §1.3, §7).
+// control endpoint (docs/s3express-protocol.md §1.3, §7). GET, PUT and
+// DELETE with one of them are Get/Put/DeleteBucket<Subresource>.
 var controlSubresources = []string{"policy", "encryption", "lifecycle", "inventory", "metrics", "metadataTable"}
+
+// A selector is one row of the operation table: a request has operation op
+// when every one of params is in its query (the first equal to value, when
+// value is set). In each table the first matching row wins; no match means
+// the method's default operation.
+//
+// The table is also the one list of operation-selecting query parameters
+// (selectsOperation): SigV2 signs only some query parameters, so a SigV2
+// request carrying any other of these is refused (sigv2scope.go).
+type selector struct {
+	params []string
+	value  string
+	op     Operation
+}
+
+func row(o Operation, params ...string) selector { return selector{params: params, op: o} }
+
+// The operation table, by resource (bucket, object) and method.
+var (
+	bucketGet = []selector{
+		{params: []string{"list-type"}, value: "2", op: op("ListObjectsV2", false)},
+		row(op("CreateSession", false), "session"),
+		row(op("ListMultipartUploads", false), "uploads"),
+		row(op("GetBucketLocation", false), "location"),
+		row(op("ListObjectVersions", false), "versions"),
+		// Bucket configuration reads directory buckets do not support:
+		// forwarded as Unknown (S3 answers them).
+		row(op("Unknown", false), "acl"), row(op("Unknown", false), "tagging"),
+		row(op("Unknown", false), "versioning"), row(op("Unknown", false), "cors"),
+		row(op("Unknown", false), "website"), row(op("Unknown", false), "logging"),
+		row(op("Unknown", false), "notification"), row(op("Unknown", false), "replication"),
+		row(op("Unknown", false), "accelerate"), row(op("Unknown", false), "ownershipControls"),
+		row(op("Unknown", false), "publicAccessBlock"), row(op("Unknown", false), "object-lock"),
+		row(op("Unknown", false), "requestPayment"),
+	}
+	bucketPost = []selector{
+		row(op("DeleteObjects", true), "delete"),
+	}
+	objectGet = []selector{
+		row(op("ListParts", false), "uploadId"),
+		row(op("GetObjectAttributes", false), "attributes"),
+		row(op("GetObjectAcl", false), "acl"),
+		row(op("GetObjectTagging", false), "tagging"),
+	}
+	// objectPut is refined by x-amz-copy-source (classifyObjectPut).
+	objectPut = []selector{
+		row(op("UploadPart", true), "partNumber", "uploadId"),
+		row(op("RenameObject", true), "renameObject"),
+		row(op("PutObjectAcl", true), "acl"),
+		row(op("PutObjectTagging", true), "tagging"),
+	}
+	objectPost = []selector{
+		row(op("CreateMultipartUpload", true), "uploads"),
+		row(op("CompleteMultipartUpload", true), "uploadId"),
+	}
+	objectDelete = []selector{
+		row(op("AbortMultipartUpload", true), "uploadId"),
+		row(op("DeleteObjectTagging", true), "tagging"),
+	}
+)
+
+// selectorParams is every query parameter of the operation table.
+var selectorParams = func() map[string]bool {
+	m := make(map[string]bool)
+	for _, name := range controlSubresources {
+		m[name] = true
+	}
+	for _, t := range [][]selector{bucketGet, bucketPost, objectGet, objectPut, objectPost, objectDelete} {
+		for _, s := range t {
+			for _, name := range s.params {
+				m[name] = true
+			}
+		}
+	}
+	return m
+}()
+
+// selectsOperation reports whether the query parameter name can select an
+// operation (it appears in the operation table).
+func selectsOperation(name string) bool { return selectorParams[name] }
+
+// match returns the first row of table that q matches.
+func match(table []selector, q url.Values) (Operation, bool) {
+rows:
+	for _, s := range table {
+		for _, name := range s.params {
+			if !has(q, name) {
+				continue rows
+			}
+		}
+		if s.value != "" && q.Get(s.params[0]) != s.value {
+			continue
+		}
+		return s.op, true
+	}
+	return Operation{}, false
+}
 
 // Classify names the S3 operation of a request from its method, whether it
 // addresses a bucket and a key, its query and its headers. It never fails:
@@ -85,7 +183,10 @@ func classifyBucket(method string, q url.Values) Operation {
 	}
 	switch method {
 	case http.MethodGet:
-		return classifyBucketGet(q)
+		if o, ok := match(bucketGet, q); ok {
+			return o
+		}
+		return op("ListObjects", false)
 	case http.MethodHead:
 		return Operation{Name: "HeadBucket", Auth: SignIAM}
 	case http.MethodPut:
@@ -97,45 +198,18 @@ func classifyBucket(method string, q url.Values) Operation {
 			return Operation{Name: "DeleteBucket", Write: true, Auth: SignIAM, Control: true}
 		}
 	case http.MethodPost:
-		if has(q, "delete") {
-			return op("DeleteObjects", true)
+		if o, ok := match(bucketPost, q); ok {
+			return o
 		}
 	}
 	return unknown(method)
 }
 
-func classifyBucketGet(q url.Values) Operation {
-	switch {
-	case q.Get("list-type") == "2":
-		return op("ListObjectsV2", false)
-	case has(q, "session"):
-		return op("CreateSession", false)
-	case has(q, "uploads"):
-		return op("ListMultipartUploads", false)
-	case has(q, "location"):
-		return op("GetBucketLocation", false)
-	case has(q, "versions"):
-		return op("ListObjectVersions", false)
-	case has(q, "acl"), has(q, "tagging"), has(q, "versioning"), has(q, "cors"), has(q, "website"),
-		has(q, "logging"), has(q, "notification"), has(q, "replication"), has(q, "accelerate"),
-		has(q, "ownershipControls"), has(q, "publicAccessBlock"), has(q, "object-lock"), has(q, "requestPayment"):
-		return op("Unknown", false)
-	}
-	return op("ListObjects", false)
-}
-
 func classifyObject(method string, q url.Values, h http.Header) Operation {
 	switch method {
 	case http.MethodGet:
-		switch {
-		case has(q, "uploadId"):
-			return op("ListParts", false)
-		case has(q, "attributes"):
-			return op("GetObjectAttributes", false)
-		case has(q, "acl"):
-			return op("GetObjectAcl", false)
-		case has(q, "tagging"):
-			return op("GetObjectTagging", false)
+		if o, ok := match(objectGet, q); ok {
+			return o
 		}
 		return op("GetObject", false)
 	case http.MethodHead:
@@ -143,40 +217,30 @@ func classifyObject(method string, q url.Values, h http.Header) Operation {
 	case http.MethodPut:
 		return classifyObjectPut(q, h)
 	case http.MethodPost:
-		switch {
-		case has(q, "uploads"):
-			return op("CreateMultipartUpload", true)
-		case has(q, "uploadId"):
-			return op("CompleteMultipartUpload", true)
+		if o, ok := match(objectPost, q); ok {
+			return o
 		}
 	case http.MethodDelete:
-		if has(q, "uploadId") {
-			return op("AbortMultipartUpload", true)
-		}
-		if has(q, "tagging") {
-			return op("DeleteObjectTagging", true)
+		if o, ok := match(objectDelete, q); ok {
+			return o
 		}
 		return op("DeleteObject", true)
 	}
 	return unknown(method)
 }
 
+// classifyObjectPut: a PUT with x-amz-copy-source is a copy, of a part when
+// the table says UploadPart.
 func classifyObjectPut(q url.Values, h http.Header) Operation {
-	copying := h.Get("X-Amz-Copy-Source") != ""
-	part := has(q, "partNumber") && has(q, "uploadId")
-	switch {
-	case copying && part:
-		return Operation{Name: "UploadPartCopy", Write: true, Auth: SignIAM}
-	case copying:
+	o, ok := match(objectPut, q)
+	if h.Get("X-Amz-Copy-Source") != "" {
+		if ok && o.Name == "UploadPart" {
+			return Operation{Name: "UploadPartCopy", Write: true, Auth: SignIAM}
+		}
 		return Operation{Name: "CopyObject", Write: true, Auth: SignIAM}
-	case part:
-		return op("UploadPart", true)
-	case has(q, "renameObject"):
-		return op("RenameObject", true)
-	case has(q, "acl"):
-		return op("PutObjectAcl", true)
-	case has(q, "tagging"):
-		return op("PutObjectTagging", true)
+	}
+	if ok {
+		return o
 	}
 	return op("PutObject", true)
 }

@@ -83,6 +83,7 @@ func New(opts Options) (*Proxy, error) {
 	p.verifier = signing.NewVerifier(keys, func(v *signing.VerifierOptions) {
 		v.MaxSkew = opts.MaxClockSkew
 		v.SigV2 = opts.SigV2
+		v.VirtualHostBucket = p.sigV2Bucket
 	})
 	creator := &session.HTTPCreator{
 		Resolve:     p.sessionEndpoint,

@@ -88,6 +88,9 @@ func (p *Proxy) prepare(x *exchange, r *http.Request) error {
 	}
 	x.req.Op = Classify(r.Method, addr.Bucket, addr.Key, query, r.Header)
 	x.rec.Operation = x.req.Op.Name
+	if err := checkSigV2Scope(res.Type, x.req.Op, query); err != nil {
+		return err
+	}
 	if addr.Bucket == "" {
 		return p.authorizeService(x, cred)
 	}

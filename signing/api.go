@@ -77,9 +77,14 @@ type VerifierOptions struct {
 	// MaxChunkSize bounds one aws-chunked chunk. Default 16 MiB.
 	MaxChunkSize int
 	// VirtualHostBucket, when set, returns the bucket named by the Host of
-	// a virtual-hosted-style request ("" for path-style). SigV2 signs
-	// "/bucket" + path for those, and only the proxy's addressing knows
-	// which hosts are virtual hosts. Nil: every request is path-style.
+	// a virtual-hosted-style request, as the client wrote it there (an
+	// alias or a real name), or "" for path-style. SigV2 signs
+	// "/bucket" + path for those (RESTAuthentication, CanonicalizedResource),
+	// and only the proxy's addressing knows which hosts are virtual hosts.
+	// Nil: every request is path-style, so a virtual-host SigV2 request
+	// verifies only if its signature leaves the bucket out, which binds it
+	// to no bucket at all: the proxy must set it whenever it serves
+	// virtual hosts.
 	VirtualHostBucket func(r *http.Request) string
 }
 

@@ -201,27 +201,6 @@ func appendCanonicalQuery(dst []byte, params []queryParam) []byte {
 	return dst
 }
 
-// queryValue returns the decoded value of the first parameter named name in
-// rawQuery (names compared after decoding, case-sensitively) and whether it
-// was present.
-func queryValue(rawQuery, name string) (string, bool, error) {
-	for rawQuery != "" {
-		var part string
-		part, rawQuery, _ = strings.Cut(rawQuery, "&")
-		k, v, _ := strings.Cut(part, "=")
-		dk, err := unescape(k, true)
-		if err != nil {
-			return "", false, err
-		}
-		if dk != name {
-			continue
-		}
-		dv, err := unescape(v, true)
-		return dv, err == nil, err
-	}
-	return "", false, nil
-}
-
 // CanonicalQuery returns rawQuery in SigV4 canonical form: parameters
 // decoded as url.ParseQuery does ('+' is a space, empty components dropped),
 // re-encoded (unreserved kept, everything else %XX uppercase), sorted by name

@@ -20,16 +20,45 @@ import (
 	"time"
 )
 
-// subResources are the query parameters that are part of SigV2's
-// CanonicalizedResource, sorted.
-var subResources = []string{
-	"acl", "cors", "delete", "encryption", "legal-hold", "lifecycle", "location", "logging",
-	"notification", "partNumber", "policy", "replication", "requestPayment",
+// subResources are the query parameters that SigV2 puts in the
+// CanonicalizedResource, sorted (byte order, as the string to sign lists
+// them). They are S3's list: the sub-resources of the RESTAuthentication
+// page (acl, delete, lifecycle, location, logging, notification,
+// partNumber, policy, requestPayment, torrent, uploadId, uploads,
+// versionId, versioning, versions, website and the response-* overrides)
+// and those that S3 added later and the SigV2 signers of botocore
+// (auth.HmacV1Auth.QSAOfInterest) and minio-go (resourceList) sign:
+// accelerate, analytics, cors, encryption, inventory, legal-hold, metrics,
+// object-lock, replication, restore, retention, select, select-type,
+// tagging. The Google Cloud Storage names botocore and boto 2 also sign
+// (storageClass, defaultObjectAcl, ...) are not S3 parameters and are left
+// out. Every other query parameter is unsigned under SigV2: the proxy
+// refuses SigV2 requests whose operation such a parameter selects
+// (SignedByV2).
+var subResources = [...]string{
+	"accelerate", "acl", "analytics", "cors", "delete", "encryption", "inventory", "legal-hold",
+	"lifecycle", "location", "logging", "metrics", "notification", "object-lock", "partNumber",
+	"policy", "replication", "requestPayment",
 	"response-cache-control", "response-content-disposition", "response-content-encoding",
 	"response-content-language", "response-content-type", "response-expires",
 	"restore", "retention", "select", "select-type", "tagging", "torrent",
 	"uploadId", "uploads", "versionId", "versioning", "versions", "website",
 }
+
+// SignedByV2 reports whether SigV2 signs the query parameter name, that is,
+// whether it is one of the sub-resources of the CanonicalizedResource. A
+// parameter SigV2 does not sign can be added to or removed from a SigV2
+// request without invalidating its signature.
+func SignedByV2(name string) bool {
+	_, ok := slices.BinarySearch(subResources[:], name)
+	return ok
+}
+
+// maxPresignV2Ahead bounds a SigV2 presigned URL's Expires: at most seven
+// days after the time it is used, S3's limit for SigV4 presigned URLs
+// (X-Amz-Expires, maxPresignExpires). SigV2 itself sets no limit, and an
+// unbounded URL would be a credential that never expires.
+const maxPresignV2Ahead = maxPresignExpires * time.Second
 
 // parseAuthorizationV2 parses "AWS AKID:base64(signature)".
 func parseAuthorizationV2(h string) (akid string, sig []byte, err error) {
@@ -115,6 +144,11 @@ func (v *Verifier) verifyV2Query(r *http.Request, rawPath, rawQuery string, now 
 	if now.Unix() > exp {
 		return nil, fmt.Errorf("%w: expired at %s", ErrRequestExpired, time.Unix(exp, 0).UTC().Format(time.RFC3339))
 	}
+	// The allowed clock skew on top: a client whose clock runs a little
+	// ahead may still presign for the full seven days.
+	if limit := now.Add(maxPresignV2Ahead + v.opts.MaxSkew).Unix(); exp > limit {
+		return nil, fmt.Errorf("%w: Expires %s is more than 7 days ahead", ErrMalformedAuth, expires)
+	}
 	return v.finishV2(r, AuthSigV2Query, akid, sig, expires, rawPath, rawQuery, now)
 }
 
@@ -167,7 +201,7 @@ func (v *Verifier) finishV2(r *http.Request, typ AuthType, akid string, sig []by
 
 // stringToSignV2 builds the SigV2 string to sign. rawPath is used as sent
 // (SigV2 signs the encoded request URI); bucket, when set, is the bucket of
-// a virtual-hosted-style request and prefixes it.
+// a virtual-hosted-style request (canonicalResourceV2).
 func stringToSignV2(r *http.Request, dateLine, bucket, rawPath, rawQuery string) (string, error) {
 	var b strings.Builder
 	b.WriteString(r.Method)
@@ -197,6 +231,23 @@ func stringToSignV2(r *http.Request, dateLine, bucket, rawPath, rawQuery string)
 		}
 		b.WriteByte('\n')
 	}
+	if err := appendCanonicalResourceV2(&b, bucket, rawPath, rawQuery); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// appendCanonicalResourceV2 appends SigV2's CanonicalizedResource, as the
+// RESTAuthentication page builds it: "/" + bucket when the bucket is named
+// by the Host (virtual-hosted style; path-style requests already carry it
+// in the path), then the path as sent ("/" when empty), then the
+// sub-resources present in the query, sorted by name, each "name" or
+// "name=value" with the value decoded, joined by "&" after a "?". In the
+// page's examples, GET /photos/puppy.jpg on johnsmith.s3.amazonaws.com and
+// DELETE /johnsmith/photos/puppy.jpg on s3.amazonaws.com both sign
+// "/johnsmith/photos/puppy.jpg". A sub-resource given twice is refused: only
+// one of its values could be signed, and the other would reach S3 unsigned.
+func appendCanonicalResourceV2(b *strings.Builder, bucket, rawPath, rawQuery string) error {
 	if bucket != "" {
 		b.WriteByte('/')
 		b.WriteString(bucket)
@@ -205,28 +256,42 @@ func stringToSignV2(r *http.Request, dateLine, bucket, rawPath, rawQuery string)
 		rawPath = "/"
 	}
 	b.WriteString(rawPath)
-	n := 0
-	for _, res := range subResources {
-		val, ok, err := queryValue(rawQuery, res)
+	var vals [len(subResources)]string
+	var found [len(subResources)]bool
+	for q := rawQuery; q != ""; {
+		var part string
+		part, q, _ = strings.Cut(q, "&")
+		k, v, _ := strings.Cut(part, "=")
+		name, err := unescape(k, true)
 		if err != nil {
-			return "", fmt.Errorf("%w: query: %w", ErrMalformedAuth, err)
+			return fmt.Errorf("%w: query: %w", ErrMalformedAuth, err)
 		}
+		i, ok := slices.BinarySearch(subResources[:], name)
 		if !ok {
 			continue
 		}
-		if n == 0 {
-			b.WriteByte('?')
-		} else {
-			b.WriteByte('&')
+		if found[i] {
+			return fmt.Errorf("%w: query parameter %s given twice", ErrMalformedAuth, name)
 		}
-		n++
-		b.WriteString(res)
-		if val != "" {
+		if vals[i], err = unescape(v, true); err != nil {
+			return fmt.Errorf("%w: query: %w", ErrMalformedAuth, err)
+		}
+		found[i] = true
+	}
+	sep := byte('?')
+	for i, ok := range found {
+		if !ok {
+			continue
+		}
+		b.WriteByte(sep)
+		sep = '&'
+		b.WriteString(subResources[i])
+		if vals[i] != "" {
 			b.WriteByte('=')
-			b.WriteString(val)
+			b.WriteString(vals[i])
 		}
 	}
-	return b.String(), nil
+	return nil
 }
 
 // lookupHeaderAnyCase returns the values of every header whose name equals
