@@ -33,8 +33,7 @@ const (
 type Options struct {
 	// Keys seal and open sessions: Keys[0] seals new ones, every key opens
 	// them, so a key is rotated by putting the new one first and dropping
-	// the old one after a TTL. Each at least MinKeyLen bytes (ParseKey
-	// decodes the configured form). Every replica must have the same keys.
+	// the old one after a TTL. Each at least MinKeyLen bytes. Every replica must have the same keys.
 	// Default: one random key made by New, so sessions are only valid on
 	// this Issuer.
 	Keys [][]byte

@@ -9,7 +9,6 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -56,42 +55,6 @@ var (
 	// configured, or its secret changed.
 	ErrRevoked = errors.New("localsession: issuing credential revoked or changed")
 )
-
-// ParseKey decodes a configured sealing key: hex when the whole string is
-// hex digits, else base64 (standard or URL alphabet, padded or not). The
-// decoded key must be at least MinKeyLen bytes. Errors never contain the key.
-func ParseKey(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	if isHex(s) { // a string of hex digits is hex, never base64
-		b, err := hex.DecodeString(s)
-		switch {
-		case err != nil:
-			return nil, errors.New("key: odd number of hex digits")
-		case len(b) < MinKeyLen:
-			return nil, fmt.Errorf("key decodes to %d bytes, want at least %d (e.g. openssl rand -base64 32)", len(b), MinKeyLen)
-		}
-		return b, nil
-	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(s); err == nil {
-			if len(b) < MinKeyLen {
-				return nil, fmt.Errorf("key decodes to %d bytes, want at least %d (e.g. openssl rand -base64 32)", len(b), MinKeyLen)
-			}
-			return b, nil
-		}
-	}
-	return nil, fmt.Errorf("key is neither hex nor base64 (e.g. openssl rand -base64 32)")
-}
-
-func isHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return s != ""
-}
 
 // sealKey is what one configured key is expanded into, each part an
 // HMAC-SHA256 of the key over a fixed label (a key-derivation step in the
