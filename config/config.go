@@ -163,9 +163,30 @@ type Auth struct {
 	Anonymous    string        `yaml:"anonymous"`      // deny (default) | read | read-write
 	MaxClockSkew time.Duration `yaml:"max_clock_skew"` // default 15m
 	SigV2        *bool         `yaml:"sigv2"`          // default true
-	// LocalSessionTTL is the lifetime of proxy-issued S3 Express sessions. Default 5m.
-	LocalSessionTTL time.Duration     `yaml:"local_session_ttl"`
+	// LocalSessions configures the S3 Express sessions the proxy issues
+	// itself to modern SDKs.
+	LocalSessions LocalSessions `yaml:"local_sessions"`
+	// LocalSessionTTL is the deprecated spelling of local_sessions.ttl,
+	// still accepted (writing both is an error). Default unset (0).
+	LocalSessionTTL time.Duration     `yaml:"local_session_ttl" deprecated:"auth.local_sessions.ttl"`
 	Credentials     []LocalCredential `yaml:"credentials"`
+}
+
+// LocalSessions configures proxy-issued S3 Express sessions, which are
+// stateless: the credentials carry the session sealed under Keys, so every
+// replica with the same keys accepts them, across reloads and restarts
+// (docs/compat.md).
+type LocalSessions struct {
+	// Keys seal the sessions: each the base64 or hex of at least 32 random
+	// bytes (openssl rand -base64 32), written as ${VAR} from a secret.
+	// The first seals new sessions, every key opens them: rotate by
+	// putting a new key first and dropping the old one a TTL later. Every
+	// replica needs the same list. Default none: a random key made at
+	// start, so sessions die with the process and work only on the
+	// replica that issued them (a warning is logged).
+	Keys []string `yaml:"keys"`
+	// TTL is the lifetime of an issued session. Default 5m.
+	TTL time.Duration `yaml:"ttl"`
 }
 
 // Compat holds opt-in legacy-client compatibility modes that change what

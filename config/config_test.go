@@ -44,7 +44,7 @@ func TestDefaults(t *testing.T) {
 			CreateRatePerIdentity: 5, CreateBurstPerIdentity: 10, NegativeTTL: 30 * time.Second},
 		Retry: Retry{ReplayBuffer: 8 << 20},
 		Auth: Auth{Anonymous: "deny", MaxClockSkew: 15 * time.Minute, SigV2: ptr(true),
-			LocalSessionTTL: 5 * time.Minute},
+			LocalSessions: LocalSessions{TTL: 5 * time.Minute}},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", *cfg, *want)
@@ -87,7 +87,9 @@ auth:
   anonymous: read
   max_clock_skew: 5m
   sigv2: false
-  local_session_ttl: 1m
+  local_sessions:
+    keys: ["${SK_NEW}", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"]
+    ttl: 1m
   credentials:
     - access_key_id: K1
       secret_access_key: ${S1:-fallback}
@@ -98,7 +100,7 @@ compat: {md5_etags: true}
 `
 
 func TestFullConfig(t *testing.T) {
-	cfg := mustParse(t, fullConfig, map[string]string{"UP_SECRET": "upsecret"})
+	cfg := mustParse(t, fullConfig, map[string]string{"UP_SECRET": "upsecret", "SK_NEW": "c2Vzc2lvbi1rZXktZm9yLXRoZS1leGFtcGxlLTMyYnl0ZXM="})
 	checks := []struct {
 		name      string
 		got, want any
@@ -131,6 +133,8 @@ func TestFullConfig(t *testing.T) {
 		{"sessions.create_burst_per_identity at least 1", cfg.Sessions.CreateBurstPerIdentity, 1},
 		{"retry.replay_buffer", cfg.Retry.ReplayBuffer, ByteSize(512 << 10)},
 		{"auth.sigv2", *cfg.Auth.SigV2, false},
+		{"auth.local_sessions", cfg.Auth.LocalSessions, LocalSessions{Keys: []string{
+			"c2Vzc2lvbi1rZXktZm9yLXRoZS1leGFtcGxlLTMyYnl0ZXM=", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"}, TTL: time.Minute}},
 		{"compat.md5_etags", cfg.Compat.MD5ETags, true},
 		{"auth.credentials", cfg.Auth.Credentials, []LocalCredential{
 			{AccessKeyID: "K1", SecretAccessKey: "fallback", Buckets: []string{"logs", "data-*"}, Access: "read-write"},
@@ -147,6 +151,7 @@ func TestFullConfig(t *testing.T) {
 
 func TestExampleFileLoads(t *testing.T) {
 	t.Setenv("LEGACY_SECRET_1", "example-secret")
+	t.Setenv("SESSION_KEY_1", "c2Vzc2lvbi1rZXktZm9yLXRoZS1leGFtcGxlLTMyYnl0ZXM=")
 	cfg, err := Load(filepath.Join("..", "s3xproxy.example.yaml"))
 	if err != nil {
 		t.Fatalf("example config: %v", err)
@@ -159,6 +164,7 @@ func TestExampleFileLoads(t *testing.T) {
 	def := mustParse(t, "upstream: {region: us-west-2}", nil)
 	cfg.Server.VirtualHostDomains, cfg.Upstream.Zones = nil, nil
 	cfg.Buckets.Allow, cfg.Buckets.Aliases, cfg.Auth.Credentials = nil, nil, nil
+	cfg.Auth.LocalSessions.Keys = nil
 	if !reflect.DeepEqual(cfg, def) {
 		t.Errorf("example defaults drifted from code:\n got %+v\nwant %+v", *cfg, *def)
 	}

@@ -109,7 +109,11 @@ func (d defaulter) auth(a *Auth) {
 	if a.SigV2 == nil {
 		a.SigV2 = ptr(true)
 	}
-	d.dur("auth.local_session_ttl", &a.LocalSessionTTL, 5*time.Minute)
+	if d.set["auth.local_session_ttl"] && !d.set["auth.local_sessions.ttl"] {
+		a.LocalSessions.TTL = a.LocalSessionTTL // the deprecated spelling
+	} else {
+		d.dur("auth.local_sessions.ttl", &a.LocalSessions.TTL, 5*time.Minute)
+	}
 	for i := range a.Credentials {
 		d.str("auth.credentials["+strconv.Itoa(i)+"].access", &a.Credentials[i].Access, "read")
 	}

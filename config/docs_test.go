@@ -23,6 +23,9 @@ func leafKeys(t reflect.Type, prefix string) []string {
 	var out []string
 	for i := range t.NumField() {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if t.Field(i).Tag.Get("deprecated") != "" {
+			continue // accepted, documented, but not shown in the example
+		}
 		ft := t.Field(i).Type
 		p := joinKey(prefix, name)
 		if ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct {
@@ -44,7 +47,7 @@ func TestExampleShowsEveryKey(t *testing.T) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
 	}
-	d := newDecoder("example", envMap(map[string]string{"LEGACY_SECRET_1": "x"}))
+	d := newDecoder("example", envMap(map[string]string{"LEGACY_SECRET_1": "x", "SESSION_KEY_1": "x"}))
 	d.decode(doc.Content[0], reflectValue(&Config{}), "")
 	for _, k := range leafKeys(reflect.TypeFor[Config](), "") {
 		if _, ok := d.lines[k]; !ok && k != "upstream.zones" {

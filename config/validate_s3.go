@@ -169,7 +169,7 @@ func (v *validator) sessions(s *Sessions) {
 func (v *validator) auth(a *Auth) {
 	v.oneOf("auth.anonymous", a.Anonymous, "deny", "read", "read-write")
 	v.positive("auth.max_clock_skew", a.MaxClockSkew)
-	v.positive("auth.local_session_ttl", a.LocalSessionTTL)
+	v.localSessions(a)
 	keys := map[string]string{}
 	for i, c := range a.Credentials {
 		p := fmt.Sprintf("auth.credentials[%d]", i)

@@ -324,6 +324,10 @@ func TestDeployment(t *testing.T) {
 		ok   bool
 	}{
 		{"several replicas", m.dep.Spec.Replicas >= 2},
+		// Replicas share the local session keys, from the Secret, or a
+		// session issued by one pod fails on the others.
+		{"local session keys from the Secret", len(cfg.Auth.LocalSessions.Keys) > 0 &&
+			cfg.Auth.LocalSessions.Keys[0] == m.secret.StringData["SESSION_KEY_1"]},
 		{"selector matches pod labels", subsetOf(m.dep.Spec.Selector.MatchLabels, m.dep.Spec.Template.Metadata.Labels)},
 		{"readiness probe GET /readyz", m.c.ReadinessProbe != nil && m.c.ReadinessProbe.HTTPGet != nil && m.c.ReadinessProbe.HTTPGet.Path == "/readyz"},
 		{"liveness probe GET /healthz", m.c.LivenessProbe != nil && m.c.LivenessProbe.HTTPGet != nil && m.c.LivenessProbe.HTTPGet.Path == "/healthz"},

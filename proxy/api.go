@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/rs/zerolog"
 
+	"github.com/s3xproxy/s3xproxy/proxy/localsession"
 	"github.com/s3xproxy/s3xproxy/session"
 	"github.com/s3xproxy/s3xproxy/signing"
 )
@@ -30,6 +31,10 @@ type Credential struct {
 	SecretAccessKey string
 	Buckets         []string // globs over alias or real bucket names
 	Access          Access
+
+	// session is set on the per-request copy a local session acts as
+	// (sessionCredential): access is then narrowed to its bucket and mode.
+	session *localsession.Session
 }
 
 // Alias maps a legacy-friendly name to a directory bucket.
@@ -87,6 +92,11 @@ type Options struct {
 	Credentials  []Credential
 	// LocalSessionTTL is the lifetime of proxy-issued S3 Express sessions. Default 5m.
 	LocalSessionTTL time.Duration
+	// LocalSessionKeys seal proxy-issued sessions: the first seals, all
+	// open (localsession.Options.Keys). Every replica, and every reload,
+	// must get the same keys for sessions to work everywhere and survive.
+	// Default: a random key made by New, so sessions die with this Proxy.
+	LocalSessionKeys [][]byte
 
 	// Logger receives the access log (one line per request) and errors.
 	// Default: zerolog.Nop().
@@ -99,8 +109,9 @@ type Options struct {
 	Now func() time.Time
 
 	// KeyLookups are consulted, in order, for access keys that are not in
-	// Credentials (e.g. the proxy's own local sessions). A returned Key's
-	// Principal must be a *Credential (its Buckets and Access apply).
+	// Credentials (the proxy's own local sessions come after them). A
+	// returned Key's Principal must be a *Credential (its Buckets and
+	// Access apply); local sessions may be issued to these keys too.
 	KeyLookups []signing.KeyLookup
 	// Shims run, in order, on every authorized request that is forwarded,
 	// before it is signed, after the built-in compatibility shims (ACL,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/s3xproxy/s3xproxy/proxy/compat"
 	"github.com/s3xproxy/s3xproxy/proxy/localsession"
@@ -16,31 +15,8 @@ import (
 // This file wires the legacy-compatibility layer (proxy/compat) and the
 // proxy's own S3 Express sessions (proxy/localsession) into the pipeline's
 // seams: default shims run before the caller's Options.Shims, default
-// handlers fill the operations the caller's Options.Handlers leaves empty,
-// and the local session store is the last KeyLookup.
-
-// newLocalSessions returns the store of proxy-issued sessions. A session's
-// Principal is the caller's *Credential narrowed to the session's bucket
-// and, for ReadOnly, to read access, so the ordinary bucket and access
-// checks enforce its scope: a token replayed on another bucket or a
-// ReadOnly session writing gets 403 AccessDenied.
-func newLocalSessions(ttl time.Duration) *localsession.Store {
-	return localsession.NewStore(localsession.Options{
-		TTL: ttl,
-		Principal: func(s *localsession.Session) any {
-			c, _ := s.Principal.(*Credential)
-			if c == nil {
-				return nil // grants nothing (authenticate refuses it)
-			}
-			scoped := *c
-			scoped.Buckets = []string{s.Bucket}
-			if s.Mode == session.ReadOnly {
-				scoped.Access = AccessRead
-			}
-			return &scoped
-		},
-	})
-}
+// handlers fill the operations the caller's Options.Handlers leaves empty
+// (local sessions: localsessions.go).
 
 // defaultShims are the request shims every forwarded request passes,
 // ahead of Options.Shims.
@@ -159,7 +135,7 @@ func shimDeleteObjects(req *Request) error {
 
 // defaultHandlers answers the operations directory buckets refuse or that
 // the proxy serves itself.
-func (p *Proxy) defaultHandlers(store *localsession.Store) map[string]Handler {
+func (p *Proxy) defaultHandlers(issuer *localsession.Issuer) map[string]Handler {
 	lister := compat.NewLister(compat.ListerOptions{})
 	return map[string]Handler{
 		"ListObjects": func(w http.ResponseWriter, req *Request) error {
@@ -174,35 +150,16 @@ func (p *Proxy) defaultHandlers(store *localsession.Store) map[string]Handler {
 			return nil
 		},
 		"CreateSession": func(w http.ResponseWriter, req *Request) error {
-			res := localsession.Request{
-				AccessKeyID: req.Identity,
-				Bucket:      req.Target.Bucket,
-				CanWrite:    req.Access == AccessReadWrite,
-				Now:         p.now(),
-			}
-			if c := p.credentialOf(req); c != nil {
-				res.Principal = c
-			}
-			return store.ServeCreateSession(w, req.In, res)
+			return p.createSession(w, req, issuer)
 		},
 	}
-}
-
-// credentialOf is the local credential that authenticated req (nil for
-// anonymous requests).
-func (p *Proxy) credentialOf(req *Request) *Credential {
-	if key, ok := p.keys.LookupKey(req.Identity); ok {
-		c, _ := key.Principal.(*Credential)
-		return c
-	}
-	return nil
 }
 
 // listBuckets answers ListBuckets from ListDirectoryBuckets in the default
 // region and the regions of configured zones, merged with the aliases the
 // identity may see.
 func (p *Proxy) listBuckets(w http.ResponseWriter, req *Request) error {
-	cred := p.credentialOf(req)
+	cred := req.Credential
 	in := compat.ListBucketsInput{Regions: p.regions()}
 	for _, a := range p.opts.Aliases {
 		in.Aliases = append(in.Aliases, compat.AliasBucket{Name: a.Name, Target: a.Target})

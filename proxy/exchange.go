@@ -28,8 +28,13 @@ type Request struct {
 	// Key is the decoded object key, "" for bucket-level requests.
 	Key string
 	Op  Operation
-	// Identity is the local access key id, or "anonymous".
+	// Identity is the local access key id, or "anonymous", for records;
+	// decisions use Credential.
 	Identity string
+	// Credential is the local credential that authenticated the request,
+	// nil for an anonymous request. For a request signed with a local
+	// session it is the issuing credential narrowed to the session.
+	Credential *Credential
 	// Access is what Identity may do on this bucket.
 	Access Access
 	// Header and Query are what will be sent upstream, inbound auth and

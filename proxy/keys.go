@@ -7,14 +7,35 @@ import (
 )
 
 // keyring is the proxy's signing.KeyLookup: the static local credentials
-// first, then the extra lookups (local sessions) in order. Immutable after
-// newKeyring, so safe for concurrent use.
+// first, then the extra lookups in order, then (as a TokenKeyLookup) the
+// local sessions. Immutable after newKeyring, so safe for concurrent use.
 type keyring struct {
-	static map[string]signing.Key
-	extra  []signing.KeyLookup
+	static   map[string]signing.Key
+	extra    []signing.KeyLookup
+	sessions signing.TokenKeyLookup // nil: none
 }
 
-var _ signing.KeyLookup = (*keyring)(nil)
+var (
+	_ signing.KeyLookup      = (*keyring)(nil)
+	_ signing.TokenKeyLookup = (*keyring)(nil)
+)
+
+// withSessions returns a copy of k that also finds the keys of sessions.
+func (k *keyring) withSessions(sessions signing.TokenKeyLookup) *keyring {
+	return &keyring{static: k.static, extra: k.extra, sessions: sessions}
+}
+
+// LookupTokenKey implements signing.TokenKeyLookup: a static or extra key
+// (the Verifier then refuses any token with it), else a local session.
+func (k *keyring) LookupTokenKey(id, token string) (signing.Key, error) {
+	if key, ok := k.LookupKey(id); ok {
+		return key, nil
+	}
+	if k.sessions != nil {
+		return k.sessions.LookupTokenKey(id, token)
+	}
+	return signing.Key{}, fmt.Errorf("%w: %q", signing.ErrInvalidAccessKeyID, id)
+}
 
 func newKeyring(creds []Credential, extra []signing.KeyLookup) (*keyring, error) {
 	k := &keyring{static: make(map[string]signing.Key, len(creds)), extra: extra}

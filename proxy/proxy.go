@@ -74,11 +74,15 @@ func New(opts Options) (*Proxy, error) {
 		p.creds = aws.NewCredentialsCache(p.creds)
 	}
 	p.signer = signing.NewSigner()
-	store := newLocalSessions(opts.LocalSessionTTL)
-	keys, err := newKeyring(opts.Credentials, append(opts.KeyLookups[:len(opts.KeyLookups):len(opts.KeyLookups)], store))
+	ids, err := newKeyring(opts.Credentials, opts.KeyLookups)
 	if err != nil {
 		return nil, err
 	}
+	issuer, err := newIssuer(&opts, ids)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: local sessions: %w", err)
+	}
+	keys := ids.withSessions(issuer)
 	p.keys = keys
 	p.verifier = signing.NewVerifier(keys, func(v *signing.VerifierOptions) {
 		v.MaxSkew = opts.MaxClockSkew
@@ -99,7 +103,7 @@ func New(opts Options) (*Proxy, error) {
 	p.cache = session.New(creator, sopts)
 	p.transport = &signingTransport{p: p, base: opts.Transport}
 	p.opts.Shims = append(p.defaultShims(), opts.Shims...)
-	handlers := p.defaultHandlers(store)
+	handlers := p.defaultHandlers(issuer)
 	for name, h := range opts.Handlers {
 		if h == nil { // a nil handler removes the default: the operation gets 501
 			delete(handlers, name)

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path"
 
+	"github.com/s3xproxy/s3xproxy/proxy/localsession"
 	"github.com/s3xproxy/s3xproxy/proxy/route"
 	"github.com/s3xproxy/s3xproxy/proxy/s3err"
 	"github.com/s3xproxy/s3xproxy/signing"
@@ -125,11 +126,18 @@ func (p *Proxy) authenticate(x *exchange, r *http.Request) (*signing.Result, *Cr
 		return res, nil, nil
 	}
 	x.rec.Identity, x.req.Identity = res.AccessKeyID, res.AccessKeyID
-	cred, ok := res.Principal.(*Credential)
-	if !ok || cred == nil {
+	var cred *Credential
+	switch pr := res.Principal.(type) {
+	case *Credential:
+		cred = pr
+	case *localsession.Session:
+		cred = sessionCredential(pr)
+	}
+	if cred == nil {
 		// A KeyLookup that does not hand back a *Credential grants nothing.
 		return nil, nil, s3err.ErrAccessDenied
 	}
+	x.req.Credential = cred
 	return res, cred, nil
 }
 
@@ -177,7 +185,7 @@ func (p *Proxy) access(cred *Credential, name string, t route.Target) Access {
 		return p.opts.Anonymous
 	}
 	if bucketAllowed(cred.Buckets, name, t.Bucket) {
-		return cred.Access
+		return cred.narrow(cred.Access, t.Bucket)
 	}
 	return AccessNone
 }

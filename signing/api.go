@@ -43,6 +43,20 @@ type KeyLookup interface {
 	LookupKey(accessKeyID string) (Key, bool)
 }
 
+// TokenKeyLookup finds the Key for an access key id given the session token
+// presented with it (x-amz-s3session-token header or X-Amz-S3session-Token
+// query; "" when none): stateless session credentials whose secret is
+// derived from the token, so the access key id alone cannot find it. When
+// the KeyLookup given to NewVerifier also implements TokenKeyLookup, the
+// Verifier calls LookupTokenKey instead of LookupKey. The returned Key goes
+// through the same checks (its SessionToken must equal the one presented,
+// Expires against the request time). An error must wrap
+// ErrInvalidAccessKeyID or ErrInvalidToken; it is returned as is, before
+// the signature is checked. Safe for concurrent use.
+type TokenKeyLookup interface {
+	LookupTokenKey(accessKeyID, token string) (Key, error)
+}
+
 // AuthType says how a request was authenticated.
 type AuthType int
 
@@ -90,9 +104,10 @@ type VerifierOptions struct {
 
 // Verifier authenticates inbound requests. Safe for concurrent use.
 type Verifier struct {
-	keys KeyLookup
-	opts VerifierOptions
-	dk   *keyCache
+	keys   KeyLookup
+	tokens TokenKeyLookup // keys, when it implements TokenKeyLookup
+	opts   VerifierOptions
+	dk     *keyCache
 }
 
 // NewVerifier returns a Verifier over keys with the options applied to a
@@ -109,7 +124,9 @@ func NewVerifier(keys KeyLookup, optFns ...func(*VerifierOptions)) *Verifier {
 	if o.MaxChunkSize <= 0 {
 		o.MaxChunkSize = 16 << 20
 	}
-	return &Verifier{keys: keys, opts: o, dk: newKeyCache(0)}
+	v := &Verifier{keys: keys, opts: o, dk: newKeyCache(0)}
+	v.tokens, _ = keys.(TokenKeyLookup)
+	return v
 }
 
 // Result is a verified request.

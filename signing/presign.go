@@ -131,7 +131,13 @@ func (v *Verifier) verifyV4Query(r *http.Request, rawPath, rawQuery string, now 
 	if !validPayloadHash(payload) {
 		return nil, fmt.Errorf("%w: x-amz-content-sha256 %q", ErrMalformedAuth, payload)
 	}
-	key, err := v.lookup(a.akid)
+	token := p.sessionToken
+	if token == "" {
+		if token, err = headerToken(r); err != nil {
+			return nil, err
+		}
+	}
+	key, err := v.lookup(a.akid, token)
 	if err != nil {
 		return nil, err
 	}
@@ -145,10 +151,6 @@ func (v *Verifier) verifyV4Query(r *http.Request, rawPath, rawQuery string, now 
 	}
 	if _, err := v.checkSignatureV4(sc, &a, key.SecretAccessKey); err != nil {
 		return nil, err
-	}
-	token := p.sessionToken
-	if token == "" {
-		token = r.Header.Get(HeaderS3SessionToken)
 	}
 	if err := checkToken(key, token, now); err != nil {
 		return nil, err

@@ -170,7 +170,11 @@ func parseV2Query(rawQuery string) (akid, sig, expires string, err error) {
 // finishV2 computes and checks the signature, then the token, and wraps the
 // body (a hex x-amz-content-sha256 is still verified).
 func (v *Verifier) finishV2(r *http.Request, typ AuthType, akid string, sig []byte, dateLine, rawPath, rawQuery string, now time.Time) (*Result, error) {
-	key, err := v.lookup(akid)
+	token, err := headerToken(r)
+	if err != nil {
+		return nil, err
+	}
+	key, err := v.lookup(akid, token)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +191,7 @@ func (v *Verifier) finishV2(r *http.Request, typ AuthType, akid string, sig []by
 	if subtle.ConstantTimeCompare(mac.Sum(nil), sig) != 1 {
 		return nil, &MismatchError{AccessKeyID: akid, StringToSign: sts, SignatureProvided: base64.StdEncoding.EncodeToString(sig)}
 	}
-	if err := checkToken(key, r.Header.Get(HeaderS3SessionToken), now); err != nil {
+	if err := checkToken(key, token, now); err != nil {
 		return nil, err
 	}
 	payload := r.Header.Get(HeaderContentSHA256)

@@ -281,12 +281,37 @@ func hasBody(r *http.Request) bool {
 	return r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
 }
 
-func (v *Verifier) lookup(akid string) (Key, error) {
-	k, ok := v.keys.LookupKey(akid)
+// lookup finds the Key of akid, presented with token (see TokenKeyLookup).
+func (v *Verifier) lookup(akid, token string) (Key, error) {
+	var k Key
+	ok := false
+	if v.tokens != nil {
+		var err error
+		if k, err = v.tokens.LookupTokenKey(akid, token); err != nil {
+			return k, err
+		}
+		ok = true
+	} else {
+		k, ok = v.keys.LookupKey(akid)
+	}
 	if !ok || k.SecretAccessKey == "" { // an empty secret would let anyone sign
 		return k, fmt.Errorf("%w: %q", ErrInvalidAccessKeyID, akid)
 	}
 	return k, nil
+}
+
+// headerToken is the x-amz-s3session-token header of r; a request with
+// several is ErrInvalidToken, since the signature covers them all and the
+// key lookup can use only one.
+func headerToken(r *http.Request) (string, error) {
+	vs := r.Header[HeaderS3SessionToken]
+	switch len(vs) {
+	case 0:
+		return "", nil
+	case 1:
+		return vs[0], nil
+	}
+	return "", fmt.Errorf("%w: several x-amz-s3session-token headers", ErrInvalidToken)
 }
 
 // checkToken enforces Key.SessionToken and Key.Expires against the token
@@ -324,7 +349,11 @@ func (v *Verifier) verifyV4Header(r *http.Request, auth, rawPath, rawQuery strin
 	if err != nil {
 		return nil, err
 	}
-	key, err := v.lookup(a.akid)
+	token, err := headerToken(r)
+	if err != nil {
+		return nil, err
+	}
+	key, err := v.lookup(a.akid, token)
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +369,7 @@ func (v *Verifier) verifyV4Header(r *http.Request, auth, rawPath, rawQuery strin
 	if err != nil {
 		return nil, err
 	}
-	if err := checkToken(key, r.Header.Get(HeaderS3SessionToken), now); err != nil {
+	if err := checkToken(key, token, now); err != nil {
 		return nil, err
 	}
 	return v.result(r, AuthSigV4Header, a.akid, key, payload, &chunkChain{key: dk, amzDate: a.amzDate, prev: a.signature})

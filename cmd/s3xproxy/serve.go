@@ -171,6 +171,11 @@ type app struct {
 	metrics *metrics.Metrics
 	gw      *gateway.Server
 
+	// ephemeralKey seals local sessions while the config names no keys;
+	// made once, so a reload does not end them (sessionkeys.go).
+	ephemeralKey     []byte
+	ephemeralKeyOnce sync.Once
+
 	cur     atomic.Pointer[generation]
 	reloads sync.Mutex     // serializes reload
 	closing sync.WaitGroup // old generations waiting to drain and Close
@@ -207,6 +212,9 @@ func (a *app) build(cfg *config.Config) (*generation, error) {
 	}
 	opts.Observer = a.metrics
 	opts.Sessions.Observer = a.metrics
+	if opts.LocalSessionKeys, err = a.sessionKeys(cfg, opts.LocalSessionKeys, logger); err != nil {
+		return nil, err
+	}
 	decide, err := onDemandDecision(opts)
 	if err != nil {
 		return nil, err

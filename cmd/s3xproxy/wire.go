@@ -32,7 +32,8 @@ const credentialsLoadTimeout = 30 * time.Second
 // policy, sessions, local auth, the upstream transport and the upstream IAM
 // credentials provider. It does not contact AWS (credential providers
 // resolve lazily), so it is cheap enough for a reload. Observer, Now and
-// Sessions.Observer are left for the caller (metrics, tests).
+// Sessions.Observer are left for the caller (metrics, tests), and so is a
+// LocalSessionKeys default when the config has none (app.sessionKeys).
 func proxyOptions(cfg *config.Config, logger zerolog.Logger) (proxy.Options, error) {
 	transport, err := upstreamTransport(&cfg.Upstream)
 	if err != nil {
@@ -56,6 +57,10 @@ func proxyOptions(cfg *config.Config, logger zerolog.Logger) (proxy.Options, err
 	if err != nil {
 		return proxy.Options{}, fmt.Errorf("auth.anonymous: %w", err)
 	}
+	sessionKeys, err := cfg.Auth.LocalSessions.SessionKeys()
+	if err != nil {
+		return proxy.Options{}, err
+	}
 	return proxy.Options{
 		VirtualHostDomains:  cfg.Server.VirtualHostDomains,
 		Region:              cfg.Upstream.Region,
@@ -76,7 +81,8 @@ func proxyOptions(cfg *config.Config, logger zerolog.Logger) (proxy.Options, err
 		MaxClockSkew:        cfg.Auth.MaxClockSkew,
 		SigV2:               cfg.Auth.SigV2 == nil || *cfg.Auth.SigV2,
 		Credentials:         locals,
-		LocalSessionTTL:     cfg.Auth.LocalSessionTTL,
+		LocalSessionTTL:     cfg.Auth.LocalSessions.TTL,
+		LocalSessionKeys:    sessionKeys,
 		MD5ETags:            cfg.Compat.MD5ETags,
 		Logger:              logger,
 		AccessLog:           cfg.Log.AccessLog == nil || *cfg.Log.AccessLog,

@@ -60,7 +60,9 @@ auth:
   anonymous: read
   max_clock_skew: 1m
   sigv2: false
-  local_session_ttl: 2m
+  local_sessions:
+    keys: [c2Vzc2lvbi1rZXktZm9yLXRoZS1leGFtcGxlLTMyYnl0ZXM=, 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f]
+    ttl: 2m
   credentials:
     - {access_key_id: K1, secret_access_key: s1, buckets: [logs, "data-*"], access: read-write}
     - {access_key_id: K2, secret_access_key: s2}
@@ -101,6 +103,8 @@ func TestProxyOptionsMapping(t *testing.T) {
 		{"MaxClockSkew", o.MaxClockSkew, time.Minute},
 		{"SigV2", o.SigV2, false},
 		{"LocalSessionTTL", o.LocalSessionTTL, 2 * time.Minute},
+		{"LocalSessionKeys", o.LocalSessionKeys, [][]byte{[]byte("session-key-for-the-example-32bytes"),
+			{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}}},
 		{"AccessLog", o.AccessLog, false},
 		{"MD5ETags", o.MD5ETags, true},
 		{"Credentials", o.Credentials, []proxy.Credential{

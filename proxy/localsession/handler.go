@@ -2,6 +2,7 @@ package localsession
 
 import (
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -62,10 +63,12 @@ func ModeFor(requested string, canWrite bool) (Mode, error) {
 
 // Request is an authenticated, authorized CreateSession addressed to the proxy.
 type Request struct {
-	// Principal is the caller's local identity (the signing.Result Principal).
-	Principal any
-	// AccessKeyID is the local key the request was signed with.
+	// AccessKeyID is the local credential the request was signed with; ""
+	// for an anonymous request, which gets 403 AccessDenied: a session is
+	// always issued to a credential (docs/compat.md).
 	AccessKeyID string
+	// FromSession says the request was signed with a local session key.
+	FromSession bool
 	// Bucket is the real bucket name the session is bound to; the proxy
 	// must compare it with the real bucket name of later requests.
 	Bucket string
@@ -75,23 +78,33 @@ type Request struct {
 	Now time.Time
 }
 
+// errAnonymous is the answer to an unsigned CreateSession.
+var errAnonymous = s3err.New(http.StatusForbidden, "AccessDenied", "CreateSession requires a signed request.")
+
 // ServeCreateSession answers a CreateSession request itself: mode from the
 // x-amz-create-session-mode header (ModeFor), a new session from s, the
-// CreateSessionResult XML. A request authenticated with a local session key
-// (req.AccessKeyID issued by s, or a *Session Principal) is refused with 400 InvalidRequest, as S3 refuses a CreateSession that
-// carries x-amz-s3session-token. A non-nil error means nothing was written;
-// the caller renders it with s3err.Write.
-func (s *Store) ServeCreateSession(w http.ResponseWriter, r *http.Request, req Request) error {
-	_, bySession := s.Session(req.AccessKeyID)
-	if _, ok := req.Principal.(*Session); ok || bySession || r.Header.Get("X-Amz-S3session-Token") != "" {
+// CreateSessionResult XML. A request signed with a local session key
+// (req.FromSession) or carrying x-amz-s3session-token is refused with 400
+// InvalidRequest, as S3 refuses a CreateSession that carries
+// x-amz-s3session-token; an anonymous one (no req.AccessKeyID) with 403
+// AccessDenied. A non-nil error means nothing was written; the caller
+// renders it with s3err.Write.
+func (s *Issuer) ServeCreateSession(w http.ResponseWriter, r *http.Request, req Request) error {
+	if req.FromSession || r.Header.Get("X-Amz-S3session-Token") != "" {
 		return s3err.New(http.StatusBadRequest, "InvalidRequest",
 			`CreateSession request should not include "x-amz-s3session-token"`)
+	}
+	if req.AccessKeyID == "" {
+		return errAnonymous
 	}
 	mode, err := ModeFor(r.Header.Get(HeaderSessionMode), req.CanWrite)
 	if err != nil {
 		return err
 	}
-	creds, err := s.Issue(req.Principal, req.AccessKeyID, req.Bucket, mode, req.Now)
+	creds, err := s.Issue(req.AccessKeyID, req.Bucket, mode, req.Now)
+	if errors.Is(err, ErrNoIdentity) {
+		return s3err.Wrap(err, errAnonymous.Status, errAnonymous.Code, errAnonymous.Message)
+	}
 	if err != nil {
 		return s3err.Wrap(err, s3err.ErrInternal.Status, s3err.ErrInternal.Code, s3err.ErrInternal.Message)
 	}

@@ -40,11 +40,11 @@ func TestWriteCreateSessionResultShape(t *testing.T) {
 // deserializer parse what the proxy writes.
 func TestServeCreateSessionSDK(t *testing.T) {
 	const bucket = "data--usw2-az1--x-s3"
-	store := NewStore(Options{})
+	store := newIssuer(t, testIDs())
 	var gotPath string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gotPath = r.URL.Path + "?" + r.URL.RawQuery
-		err := store.ServeCreateSession(w, r, Request{Principal: "alice", AccessKeyID: "LEGACYKEY1",
+		err := store.ServeCreateSession(w, r, Request{AccessKeyID: "LEGACYKEY1",
 			Bucket: bucket, CanWrite: false, Now: t0})
 		if err != nil {
 			s3err.Write(w, r, err, "req")
@@ -65,63 +65,54 @@ func TestServeCreateSessionSDK(t *testing.T) {
 		t.Errorf("request %q", gotPath)
 	}
 	c := out.Credentials
-	k, ok := store.LookupKey(aws.ToString(c.AccessKeyId))
-	if !ok {
-		t.Fatal("SDK-parsed access key id not in store")
+	k, err := store.LookupTokenKey(aws.ToString(c.AccessKeyId), aws.ToString(c.SessionToken))
+	if err != nil {
+		t.Fatalf("SDK-parsed credentials do not open: %v", err)
 	}
-	if k.SecretAccessKey != aws.ToString(c.SecretAccessKey) || k.SessionToken != aws.ToString(c.SessionToken) ||
-		!k.Expires.Equal(aws.ToTime(c.Expiration)) {
-		t.Errorf("SDK parsed %+v, store has %+v", c, k)
+	if k.SecretAccessKey != aws.ToString(c.SecretAccessKey) || !k.Expires.Equal(aws.ToTime(c.Expiration)) {
+		t.Errorf("SDK parsed %+v, issuer derives %+v", c, k)
 	}
-	if s := k.Principal.(*Session); s.Mode != ReadOnly || s.Bucket != bucket {
+	if s := k.Principal.(*Session); s.Mode != ReadOnly || s.Bucket != bucket || s.Principal != "alice" {
 		t.Errorf("session %+v: want ReadOnly on %s (identity cannot write)", s, bucket)
 	}
 }
 
 func TestServeCreateSessionErrors(t *testing.T) {
 	tests := []struct {
-		name      string
-		principal any
-		header    map[string]string
-		canWrite  bool
-		status    int
-		code      string
+		name   string
+		req    Request
+		header map[string]string
+		status int
+		code   string
 	}{
-		{"session-signed", &Session{}, nil, true, 400, "InvalidRequest"},
-		{"session key", "issued", nil, true, 400, "InvalidRequest"},
-		{"token header", "alice", map[string]string{"x-amz-s3session-token": "t"}, true, 400, "InvalidRequest"},
-		{"readwrite denied", "alice", map[string]string{HeaderSessionMode: "ReadWrite"}, false, 403, "AccessDenied"},
-		{"bad mode", "alice", map[string]string{HeaderSessionMode: "Root"}, true, 400, "InvalidArgument"},
+		{"session-signed", Request{AccessKeyID: "LEGACYKEY1", FromSession: true, CanWrite: true}, nil, 400, "InvalidRequest"},
+		{"token header", Request{AccessKeyID: "LEGACYKEY1", CanWrite: true}, map[string]string{"x-amz-s3session-token": "t"}, 400, "InvalidRequest"},
+		{"anonymous", Request{CanWrite: true}, nil, 403, "AccessDenied"},
+		{"unknown identity", Request{AccessKeyID: "anonymous", CanWrite: true}, nil, 403, "AccessDenied"},
+		{"readwrite denied", Request{AccessKeyID: "LEGACYKEY1"}, map[string]string{HeaderSessionMode: "ReadWrite"}, 403, "AccessDenied"},
+		{"bad mode", Request{AccessKeyID: "LEGACYKEY1", CanWrite: true}, map[string]string{HeaderSessionMode: "Root"}, 400, "InvalidArgument"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			store := NewStore(Options{})
+			store := newIssuer(t, testIDs())
 			r := httptest.NewRequest(http.MethodGet, "/b--usw2-az1--x-s3?session", nil)
 			for k, v := range tt.header {
 				r.Header.Set(k, v)
 			}
-			akid := "LEGACYKEY1"
-			if tt.principal == "issued" {
-				c, err := store.Issue("alice", akid, "b--usw2-az1--x-s3", ReadWrite, t0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				akid = c.AccessKeyID
-			}
-			before := store.Len()
+			tt.req.Bucket, tt.req.Now = "b--usw2-az1--x-s3", t0
 			rec := httptest.NewRecorder()
-			err := store.ServeCreateSession(rec, r, Request{Principal: tt.principal, AccessKeyID: akid, Bucket: "b--usw2-az1--x-s3", CanWrite: tt.canWrite, Now: t0})
+			err := store.ServeCreateSession(rec, r, tt.req)
 			if err == nil {
 				t.Fatal("want error")
+			}
+			if rec.Body.Len() != 0 {
+				t.Fatal("wrote a body on error")
 			}
 			s3err.Write(rec, r, err, "req")
 			var body struct{ Code string }
 			b, _ := io.ReadAll(rec.Body)
 			if xml.Unmarshal(b, &body); rec.Code != tt.status || body.Code != tt.code {
 				t.Errorf("got %d %s, want %d %s", rec.Code, body.Code, tt.status, tt.code)
-			}
-			if store.Len() != before {
-				t.Error("session issued on error")
 			}
 		})
 	}
