@@ -69,6 +69,9 @@ type exchange struct {
 	// etag hashes the payload of a PutObject or UploadPart under
 	// Options.MD5ETags (nil otherwise); modifyResponse reads it.
 	etag *compat.PayloadMD5
+	// closed: the client closed its connection before the upstream
+	// answered; the record says 499 whatever was written (errorHandler).
+	closed bool
 }
 
 // call is one logical upstream call (possibly two attempts), handed to the
