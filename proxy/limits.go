@@ -45,3 +45,44 @@ func checkHeaderLimits(h http.Header) error {
 	}
 	return nil
 }
+
+// singleHeaders are the request headers that decide authentication,
+// authorization or what is signed upstream. Each may appear at most once:
+// with two values, one check could read the first (Header.Get) while the
+// signature, the upstream or S3 read the other or both. net/http folds
+// names to canonical case, so "x-amz-date" and "X-AMZ-DATE" count as the
+// same header. (net/http already refuses a second Host line itself, with a
+// plain-text 400, before any handler runs; Host is listed for HTTP/2,
+// where a Host field can arrive beside :authority.)
+var singleHeaders = []string{
+	"Authorization",
+	"Content-Md5",
+	"Content-Type",
+	"Date",
+	"Host",
+	"X-Amz-Content-Sha256",
+	"X-Amz-Copy-Source",
+	"X-Amz-Copy-Source-Range",
+	"X-Amz-Create-Session-Mode",
+	"X-Amz-Date",
+	"X-Amz-Decoded-Content-Length",
+	"X-Amz-S3session-Token",
+	"X-Amz-Security-Token",
+}
+
+// checkSingleHeaders refuses a request that repeats one of singleHeaders
+// with 400 InvalidArgument naming the header (never its values, which may
+// be signatures or tokens).
+func checkSingleHeaders(h http.Header) error {
+	for _, k := range singleHeaders {
+		if len(h[k]) > 1 {
+			e := *errDuplicateHeader
+			e.Extra = []s3err.Elem{{Name: "ArgumentName", Value: k}}
+			return &e
+		}
+	}
+	return nil
+}
+
+var errDuplicateHeader = s3err.New(http.StatusBadRequest, "InvalidArgument",
+	"A header that must be given once was repeated.")

@@ -100,6 +100,9 @@ func (p *Proxy) prepare(x *exchange, r *http.Request) error {
 	if err := checkHeaderLimits(r.Header); err != nil {
 		return err
 	}
+	if err := checkSingleHeaders(r.Header); err != nil {
+		return err
+	}
 	addr, err := parseAddress(r, p.domains)
 	if err != nil {
 		return err
