@@ -167,6 +167,13 @@ type Compat struct {
 	// CompleteMultipartUpload. GET, HEAD and listings keep S3's ETags, so an
 	// If-Match with an MD5 ETag does not match. Default false.
 	MD5ETags bool `yaml:"md5_etags"`
+	// MaxListPagesPerRequest bounds the upstream ListObjectsV2 pages one
+	// emulated listing (ListObjects V1, or a prefix directory buckets
+	// refuse, filtered by the proxy) may fetch for one client request; when
+	// it is reached the client gets a truncated page whose NextMarker or
+	// continuation token resumes exactly there. A limit, not a mode: on by
+	// default. Default 10 (10,000 upstream entries of 1000-key pages).
+	MaxListPagesPerRequest int `yaml:"max_list_pages_per_request"`
 }
 
 // LocalCredential is one legacy client key.
