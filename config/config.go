@@ -63,6 +63,11 @@ type Admin struct {
 	// Listen default "127.0.0.1:9090"; "" disables it.
 	Listen string `yaml:"listen"`
 	PProf  bool   `yaml:"pprof"`
+	// Token is the bearer token POST /-/reload and /debug/pprof/ require
+	// (Authorization: Bearer <token>); write it as ${VAR}. When empty they
+	// stay open on a loopback listen address and answer 403 on any other.
+	// At least 16 characters. Default "". Never logged.
+	Token string `yaml:"token"`
 }
 
 // Log configures zerolog.

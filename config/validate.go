@@ -20,6 +20,7 @@ func validate(c *Config, d *decoder) {
 	v.server(&c.Server, &c.TLS)
 	v.tls(&c.TLS, &c.Server)
 	v.listen("admin.listen", c.Admin.Listen, false)
+	v.adminToken(c.Admin.Token)
 	v.oneOf("log.level", c.Log.Level, "trace", "debug", "info", "warn", "error", "disabled")
 	v.oneOf("log.format", c.Log.Format, "json", "console")
 	v.upstream(&c.Upstream)
