@@ -54,7 +54,9 @@ type RequestShim func(req *Request) error
 
 // Handler answers an operation itself instead of forwarding it. It may call
 // Proxy.Upstream. An error returned before anything was written to w is
-// rendered through s3err.
+// rendered through s3err; returning nil without writing is answered 500
+// InternalError (never net/http's implicit 200), and an error returned
+// after the response started cuts the connection (http.ErrAbortHandler).
 type Handler func(w http.ResponseWriter, req *Request) error
 
 // exchange is the per-request state shared by the pipeline stages, the
