@@ -41,13 +41,16 @@ func TestHalfClosedUploadNeverSucceeds(t *testing.T) {
 		// complete: the whole body was sent, so a 2xx is allowed (with the
 		// object stored); otherwise any 2xx is a failure.
 		complete bool
+		expect   bool // send Expect: 100-continue
 	}{
-		{"half the body", 1000, 500, "UNSIGNED-PAYLOAD", false},
-		{"10 bytes under 10 GB", 10 << 30, 10, "UNSIGNED-PAYLOAD", false},
-		{"no body at all", 64, 0, "UNSIGNED-PAYLOAD", false},
-		{"half the body, signed payload", 1000, 500, "", false},
-		{"whole body", 1000, 1000, "UNSIGNED-PAYLOAD", true},
-		{"whole body, signed payload", 1000, 1000, "", true},
+		{"half the body", 1000, 500, "UNSIGNED-PAYLOAD", false, false},
+		{"10 bytes under 10 GB", 10 << 30, 10, "UNSIGNED-PAYLOAD", false, false},
+		{"no body at all", 64, 0, "UNSIGNED-PAYLOAD", false, false},
+		{"no body after Expect 100-continue", 64, 0, "UNSIGNED-PAYLOAD", false, true},
+		{"half the body, signed payload", 1000, 500, "", false, false},
+		{"whole body", 1000, 1000, "UNSIGNED-PAYLOAD", true, false},
+		{"whole body, signed payload", 1000, 1000, "", true, false},
+		{"whole body after Expect 100-continue", 1000, 1000, "UNSIGNED-PAYLOAD", true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,7 +63,7 @@ func TestHalfClosedUploadNeverSucceeds(t *testing.T) {
 					sum := sha256.Sum256(body)
 					hash = hex.EncodeToString(sum[:])
 				}
-				resp, err := halfClosedPut(t, e, key, tt.declared, hash, body[:tt.sent])
+				resp, err := halfClosedPut(t, e, halfClose{key: key, declared: tt.declared, hash: hash, sent: body[:tt.sent], expect: tt.expect})
 				switch {
 				case err != nil:
 					cuts++ // the proxy cut the connection: the client sees a failure
@@ -98,16 +101,25 @@ type rawResponse struct {
 	body   []byte
 }
 
-// halfClosedPut writes a SigV4-signed PUT with Content-Length declared over
-// a raw TCP connection, then sent as the body, half-closes the connection
-// and reads the answer. An error means the connection ended without a
-// complete response.
-func halfClosedPut(t *testing.T, e *env, key string, declared int64, hash string, sent []byte) (*rawResponse, error) {
+// halfClose is one PUT of halfClosedPut.
+type halfClose struct {
+	key      string
+	declared int64  // Content-Length
+	hash     string // x-amz-content-sha256
+	sent     []byte // the body bytes written before the half-close
+	expect   bool   // Expect: 100-continue (a 100 answer is read past)
+}
+
+// halfClosedPut writes a SigV4-signed PUT over a raw TCP connection, then
+// hc.sent as the body, half-closes the connection and reads the answer. An
+// error means the connection ended without a complete response.
+func halfClosedPut(t *testing.T, e *env, hc halfClose) (*rawResponse, error) {
 	t.Helper()
-	req, err := http.NewRequest("PUT", e.url("/"+aliasData+"/"+key), nil)
+	req, err := http.NewRequest("PUT", e.url("/"+aliasData+"/"+hc.key), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	declared, hash, sent := hc.declared, hc.hash, hc.sent
 	req.ContentLength = declared
 	req.Header.Set("X-Amz-Content-Sha256", hash)
 	creds := aws.Credentials{AccessKeyID: rwKey, SecretAccessKey: rwSecret}
@@ -128,6 +140,9 @@ func halfClosedPut(t *testing.T, e *env, key string, declared int64, hash string
 			fmt.Fprintf(&head, "%s: %s\r\n", k, v)
 		}
 	}
+	if hc.expect {
+		head.WriteString("Expect: 100-continue\r\n")
+	}
 	head.WriteString("\r\n")
 	if _, err := io.WriteString(conn, head.String()); err != nil {
 		t.Fatal(err)
@@ -138,9 +153,13 @@ func halfClosedPut(t *testing.T, e *env, key string, declared int64, hash string
 	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, req)
+	for err == nil && resp.StatusCode < 200 { // 100 Continue: the answer follows
+		resp, err = http.ReadResponse(br, req)
+	}
 	if err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || isReset(err) {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || isConnError(err) {
 			return nil, err
 		}
 		t.Fatalf("read response: %v", err)
@@ -153,8 +172,8 @@ func halfClosedPut(t *testing.T, e *env, key string, declared int64, hash string
 	return &rawResponse{status: resp.StatusCode, etag: resp.Header.Get("Etag"), body: b}, nil
 }
 
-// isReset reports a connection reset by the peer.
-func isReset(err error) bool {
+// isConnError reports a network error (reset, closed) on the connection.
+func isConnError(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op)
 }
