@@ -70,19 +70,33 @@ var singleHeaders = []string{
 	"X-Amz-Security-Token",
 }
 
-// checkSingleHeaders refuses a request that repeats one of singleHeaders
-// with 400 InvalidArgument naming the header (never its values, which may
-// be signatures or tokens).
-func checkSingleHeaders(h http.Header) error {
+// checkSingleHeaders refuses a request that repeats one of singleHeaders,
+// or (HTTP/2) carries a Host field naming another host than :authority
+// (r.Host, which addressing and signature checks use; RFC 9113 section
+// 8.3.1), with 400 InvalidArgument naming the header (never its values,
+// which may be signatures or tokens).
+func checkSingleHeaders(r *http.Request) error {
+	h := r.Header
 	for _, k := range singleHeaders {
 		if len(h[k]) > 1 {
-			e := *errDuplicateHeader
-			e.Extra = []s3err.Elem{{Name: "ArgumentName", Value: k}}
-			return &e
+			return argumentError(errDuplicateHeader, k)
 		}
+	}
+	if v := h["Host"]; len(v) == 1 && !strings.EqualFold(v[0], r.Host) {
+		return argumentError(errHostMismatch, "Host")
 	}
 	return nil
 }
 
-var errDuplicateHeader = s3err.New(http.StatusBadRequest, "InvalidArgument",
-	"A header that must be given once was repeated.")
+func argumentError(e *s3err.Error, name string) error {
+	c := *e
+	c.Extra = []s3err.Elem{{Name: "ArgumentName", Value: name}}
+	return &c
+}
+
+var (
+	errDuplicateHeader = s3err.New(http.StatusBadRequest, "InvalidArgument",
+		"A header that must be given once was repeated.")
+	errHostMismatch = s3err.New(http.StatusBadRequest, "InvalidArgument",
+		"The Host header does not match the request's authority.")
+)

@@ -100,7 +100,7 @@ func (p *Proxy) prepare(x *exchange, r *http.Request) error {
 	if err := checkHeaderLimits(r.Header); err != nil {
 		return err
 	}
-	if err := checkSingleHeaders(r.Header); err != nil {
+	if err := checkSingleHeaders(r); err != nil {
 		return err
 	}
 	addr, err := parseAddress(r, p.domains)
