@@ -106,6 +106,7 @@ type rawRequest struct {
 	method, path, key, secret string
 	signed                    http.Header
 	lines                     []string
+	closeWrite                bool // half-close the connection after the request
 }
 
 // rawSignedRequest signs rr (empty body, UNSIGNED-PAYLOAD unless signed
@@ -151,6 +152,11 @@ func rawSignedRequest(t *testing.T, e *env, rr rawRequest) (int, http.Header, []
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(conn, b.String()); err != nil {
 		t.Fatal(err)
+	}
+	if rr.closeWrite {
+		if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
 	if err != nil {

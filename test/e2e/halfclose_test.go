@@ -177,3 +177,27 @@ func isConnError(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op)
 }
+
+// TestHalfClosedListing: a handler's upstream call cancelled because the
+// client half-closed (an emulated listing here) answers a retryable 503,
+// recorded as 499 and not logged as an internal error (it was a 500
+// InternalError logged at error level).
+func TestHalfClosedListing(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	rw := &rawClient{endpoint: e.srv.URL, key: rwKey, secret: rwSecret}
+	rw.put(t, aliasData, "hc/list-a", []byte("x"))
+	e.emu.SetFaults(emulatorLatency(300 * time.Millisecond)) // the client's EOF wins
+	status, _, body := rawSignedRequest(t, e, rawRequest{
+		method: "GET", path: "/" + aliasData + "?prefix=hc/li&delimiter=/", key: rwKey, secret: rwSecret, closeWrite: true,
+	})
+	if status != http.StatusServiceUnavailable || s3Code(body) != "ServiceUnavailable" {
+		t.Fatalf("got %d %s, want 503 ServiceUnavailable", status, body)
+	}
+	waitFor(t, "the access line", func() bool { return len(accessLines(t, e)) == 2 })
+	if got := accessLines(t, e)[1]["status"]; got != 499.0 {
+		t.Errorf("recorded status %v, want 499", got)
+	}
+	if strings.Contains(e.logs.String(), `"level":"error"`) {
+		t.Errorf("a client that half-closed was logged at error level:\n%s", e.logs.String())
+	}
+}
