@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -43,5 +46,39 @@ func TestServeAdminToken(t *testing.T) {
 	}
 	if strings.Contains(r.log.String(), token) {
 		t.Fatal("the admin token appears in the log")
+	}
+}
+
+// TestCheckWarnsExposedAdmin: s3xproxy check accepts an admin listener off
+// loopback without admin.token but warns that reload and pprof will
+// answer 403; with a token or on loopback it says nothing.
+func TestCheckWarnsExposedAdmin(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, admin string
+		warn        bool
+	}{
+		{"exposed without a token", `{listen: ":9090"}`, true},
+		{"all interfaces without a token", `{listen: "0.0.0.0:9090"}`, true},
+		{"exposed with a token", `{listen: ":9090", token: 0123456789abcdef}`, false},
+		{"loopback without a token", `{listen: "127.0.0.1:9090"}`, false},
+		{"disabled", `{listen: ""}`, false},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, fmt.Sprintf("c%d.yaml", i))
+			writeConfig(t, path, "upstream: {region: us-west-2}\nadmin: "+tt.admin+"\n")
+			var out, errb bytes.Buffer
+			if code := run([]string{"check", path}, &out, &errb); code != 0 || out.String() != "ok\n" {
+				t.Fatalf("code %d stdout %q stderr %q", code, out.String(), errb.String())
+			}
+			want := path + ": warning: admin.token: not set"
+			if got := strings.Contains(errb.String(), want); got != tt.warn {
+				t.Fatalf("stderr %q: warning %v, want %v", errb.String(), got, tt.warn)
+			}
+			if strings.Contains(errb.String(), "0123456789abcdef") {
+				t.Fatal("the token was printed")
+			}
+		})
 	}
 }

@@ -363,10 +363,6 @@ func TestCheckCommand(t *testing.T) {
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(good, []byte("upstream: {region: us-west-2}\n"), 0o600)
 	os.WriteFile(bad, []byte("upstream:\n  region: us-west-2\nsessions:\n  create_rate: 0\n  bogus: 1\n"), 0o600)
-	exposed := filepath.Join(dir, "exposed.yaml")
-	os.WriteFile(exposed, []byte("upstream: {region: us-west-2}\nadmin: {listen: \":9090\"}\n"), 0o600)
-	guarded := filepath.Join(dir, "guarded.yaml")
-	os.WriteFile(guarded, []byte("upstream: {region: us-west-2}\nadmin: {listen: \":9090\", token: 0123456789abcdef}\n"), 0o600)
 	tests := []struct {
 		name       string
 		args       []string
@@ -377,8 +373,6 @@ func TestCheckCommand(t *testing.T) {
 	}{
 		{"ok", []string{"--config", good}, 0, "ok\n", nil, 0},
 		{"positional", []string{good}, 0, "ok\n", nil, 0},
-		{"exposed admin without a token", []string{exposed}, 0, "ok\n", []string{exposed + ": warning: admin.token: not set"}, 1},
-		{"exposed admin with a token", []string{guarded}, 0, "ok\n", nil, 0},
 		{"errors", []string{"--config", bad}, 1, "", []string{
 			bad + ":4: sessions.create_rate: must be > 0", bad + ":5: sessions.bogus: unknown key"}, 2},
 		{"missing file", []string{"--config", filepath.Join(dir, "none.yaml")}, 1, "", []string{"no such file"}, 1},
