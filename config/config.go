@@ -63,6 +63,11 @@ type Admin struct {
 	// Listen default "127.0.0.1:9090"; "" disables it.
 	Listen string `yaml:"listen"`
 	PProf  bool   `yaml:"pprof"`
+	// Token is the bearer token POST /-/reload and /debug/pprof/ require
+	// (Authorization: Bearer <token>); write it as ${VAR}. When empty they
+	// stay open on a loopback listen address and answer 403 on any other.
+	// At least 16 characters. Default "". Never logged.
+	Token string `yaml:"token"`
 }
 
 // Log configures zerolog.
@@ -199,6 +204,13 @@ type Compat struct {
 	// CompleteMultipartUpload. GET, HEAD and listings keep S3's ETags, so an
 	// If-Match with an MD5 ETag does not match. Default false.
 	MD5ETags bool `yaml:"md5_etags"`
+	// MaxListPagesPerRequest bounds the upstream ListObjectsV2 pages one
+	// emulated listing (ListObjects V1, or a prefix directory buckets
+	// refuse, filtered by the proxy) may fetch for one client request; when
+	// it is reached the client gets a truncated page whose NextMarker or
+	// continuation token resumes exactly there. A limit, not a mode: on by
+	// default. Default 10 (10,000 upstream entries of 1000-key pages).
+	MaxListPagesPerRequest int `yaml:"max_list_pages_per_request"`
 }
 
 // LocalCredential is one legacy client key.

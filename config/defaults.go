@@ -16,6 +16,7 @@ const (
 	DefaultACMEStorage   = "/var/lib/s3xproxy"
 	DefaultReplayBuffer  = 8 << 20
 	DefaultMaxHeaderSize = 64 << 10
+	DefaultMaxListPages  = 10
 )
 
 func reflectValue(cfg *Config) reflect.Value { return reflect.ValueOf(cfg).Elem() }
@@ -82,6 +83,7 @@ func applyDefaults(c *Config, set map[string]bool) {
 		c.Retry.ReplayBuffer = DefaultReplayBuffer
 	}
 	d.auth(&c.Auth)
+	d.integer("compat.max_list_pages_per_request", &c.Compat.MaxListPagesPerRequest, DefaultMaxListPages)
 }
 
 func (d defaulter) sessions(s *Sessions) {

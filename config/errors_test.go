@@ -16,7 +16,7 @@ func TestErrors(t *testing.T) {
 	if err := os.WriteFile(cert, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"CERT": cert, "DIR": dir, "MISSING": filepath.Join(dir, "missing.pem")}
+	env := map[string]string{"SPACED": "0123456789 abcdefgh", "CERT": cert, "DIR": dir, "MISSING": filepath.Join(dir, "missing.pem")}
 	const region = "upstream: {region: us-west-2}\n"
 	tests := []struct {
 		name string
@@ -44,6 +44,8 @@ func TestErrors(t *testing.T) {
 		{"bad byte size", region + "retry:\n  replay_buffer: 8 parsecs\n", []string{`c.yaml:3: retry.replay_buffer: must be a size such as 1024, 512KiB, 8MiB or 1GB, got "8 parsecs"`}},
 		{"bad bool", region + "log: {access_log: maybe}\n", []string{`c.yaml:2: log.access_log: must be true or false, got "maybe"`}},
 		{"compat.md5_etags not a bool", region + "compat:\n  md5_etags: md5\n", []string{`c.yaml:3: compat.md5_etags: must be true or false, got "md5"`}},
+		{"list page cap out of range", region + "compat:\n  max_list_pages_per_request: 0\n",
+			[]string{"c.yaml:3: compat.max_list_pages_per_request: must be between 1 and 1000, got 0"}},
 		{"mapping for scalar", region + "log:\n  level: {a: b}\n", []string{"c.yaml:3: log.level: must be a single value, not a mapping"}},
 		{"scalar for list", region + "server: {virtual_host_domains: s3.local}\n", []string{"c.yaml:2: server.virtual_host_domains: must be a list, not a scalar"}},
 		{"enums", region + "tls: {mode: on}\nlog: {level: loud, format: xml}\nbuckets: {default: allow}\nsessions: {mode: rw}\nauth: {anonymous: all}\n", []string{
@@ -56,6 +58,8 @@ func TestErrors(t *testing.T) {
 		{"listen addresses", region + "server: {listen: \"8080\"}\nadmin: {listen: \":99999\"}\n", []string{
 			`c.yaml:2: server.listen: must be host:port or :port, got "8080"`,
 			`c.yaml:3: admin.listen: port must be a number from 0 to 65535, got ":99999"`}},
+		{"admin token", region + "admin:\n  token: short-secret\n", []string{"c.yaml:3: admin.token: must be at least 16 characters (got 12)"}},
+		{"admin token with a space", region + "admin:\n  token: \"${SPACED}\"\n", []string{"c.yaml:3: admin.token: must not contain spaces or control characters"}},
 		{"nothing listens", region + "server: {listen: \"\"}\n", []string{"c.yaml:2: server.listen: must be set when tls.mode is off (nothing would listen)"}},
 		{"upstream pool", "upstream: {region: us-west-2, max_idle_conns: 0, max_idle_conns_per_host: 8, idle_conn_timeout: 0s, response_header_timeout: -1s}\n", []string{
 			"c.yaml:1: upstream.max_idle_conns: must be >= 1",

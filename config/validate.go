@@ -20,12 +20,14 @@ func validate(c *Config, d *decoder) {
 	v.server(&c.Server, &c.TLS)
 	v.tls(&c.TLS, &c.Server)
 	v.listen("admin.listen", c.Admin.Listen, false)
+	v.adminToken(c.Admin.Token)
 	v.oneOf("log.level", c.Log.Level, "trace", "debug", "info", "warn", "error", "disabled")
 	v.oneOf("log.format", c.Log.Format, "json", "console")
 	v.upstream(&c.Upstream)
 	v.buckets(&c.Buckets)
 	v.sessions(&c.Sessions)
 	v.auth(&c.Auth)
+	v.intRange("compat.max_list_pages_per_request", c.Compat.MaxListPagesPerRequest, 1, 1000)
 }
 
 // lineOf returns the line of path or of its nearest ancestor, 0 if none.

@@ -22,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/s3xproxy/s3xproxy/config"
+	"github.com/s3xproxy/s3xproxy/proxy/gateway"
 )
 
 // object is one Kubernetes manifest document.
@@ -334,7 +335,9 @@ func TestDeployment(t *testing.T) {
 		{"probes on the admin port", m.c.ReadinessProbe != nil && m.c.LivenessProbe != nil &&
 			itoa(m.containerPort(m.c.ReadinessProbe.HTTPGet.Port)) == adminPort &&
 			itoa(m.containerPort(m.c.LivenessProbe.HTTPGet.Port)) == adminPort},
-		{"admin listens beyond loopback", !strings.HasPrefix(cfg.Admin.Listen, "127.") && !strings.HasPrefix(cfg.Admin.Listen, "localhost")},
+		{"admin listens beyond loopback", !gateway.LoopbackAddr(cfg.Admin.Listen)},
+		{"admin token from the Secret (reload and pprof off loopback need it)", cfg.Admin.Token != "" &&
+			strings.Contains(m.configMap.Data["config.yaml"], "${ADMIN_TOKEN}") && m.secret.StringData["ADMIN_TOKEN"] == cfg.Admin.Token},
 		{"http port matches server.listen", itoa(m.containerPort("http")) == httpPort},
 		{"serve with the mounted config", slices.Equal(m.c.Args, []string{"serve", "--config", "/etc/s3xproxy/config.yaml"})},
 		{"secret as env", len(m.c.EnvFrom) > 0 && m.c.EnvFrom[0].SecretRef != nil && m.c.EnvFrom[0].SecretRef.Name == m.secret.Metadata.Name},

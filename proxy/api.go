@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/rs/zerolog"
 
+	"github.com/s3xproxy/s3xproxy/proxy/compat"
 	"github.com/s3xproxy/s3xproxy/proxy/localsession"
 	"github.com/s3xproxy/s3xproxy/session"
 	"github.com/s3xproxy/s3xproxy/signing"
@@ -127,6 +128,11 @@ type Options struct {
 	// the part ETags are replaced with the real ones from ListParts
 	// (compat.CompleteMultipartETags). Default false (S3's ETags).
 	MD5ETags bool
+	// Lister configures the default ListObjects and ListObjectsV2
+	// handlers; zero fields take compat's defaults (1000-key pages when a
+	// prefix is filtered, at most compat.DefaultMaxPages upstream pages per
+	// client request, a 4096-entry last-key marker cache).
+	Lister compat.ListerOptions
 	// Handlers answer operations (by Operation.Name) instead of forwarding
 	// them. New installs defaults for ListBuckets, ListObjects (V1),
 	// ListObjectsV2 (prefix filtering) and CreateSession (local sessions);

@@ -136,7 +136,7 @@ func shimDeleteObjects(req *Request) error {
 // defaultHandlers answers the operations directory buckets refuse or that
 // the proxy serves itself.
 func (p *Proxy) defaultHandlers(issuer *localsession.Issuer) map[string]Handler {
-	lister := compat.NewLister(compat.ListerOptions{})
+	lister := compat.NewLister(p.opts.Lister)
 	return map[string]Handler{
 		"ListObjects": func(w http.ResponseWriter, req *Request) error {
 			return lister.ListObjectsV1(w, req.In, p.upstreamFor(req), req.Bucket, req.Query)

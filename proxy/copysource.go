@@ -15,9 +15,15 @@ var errInvalidCopySource = s3err.New(http.StatusBadRequest, "InvalidArgument", "
 // the router, so an alias names its real bucket upstream, and checks that
 // the identity may read it. The encoded key is passed on unchanged.
 func (p *Proxy) rewriteCopySource(x *exchange, cred *Credential) error {
-	src := x.req.Header.Get("X-Amz-Copy-Source")
-	if src == "" {
+	vs := x.req.Header["X-Amz-Copy-Source"]
+	if len(vs) == 0 {
 		return nil
+	}
+	// checkSingleHeaders let at most one value through; an empty one must
+	// not pass as "no copy source" while the header is still forwarded.
+	src := vs[0]
+	if src == "" {
+		return errInvalidCopySource
 	}
 	rest := strings.TrimPrefix(src, "/")
 	rawBucket, rawKey, ok := strings.Cut(rest, "/")

@@ -59,7 +59,9 @@ type RequestShim func(req *Request) error
 
 // Handler answers an operation itself instead of forwarding it. It may call
 // Proxy.Upstream. An error returned before anything was written to w is
-// rendered through s3err.
+// rendered through s3err; returning nil without writing is answered 500
+// InternalError (never net/http's implicit 200), and an error returned
+// after the response started cuts the connection (http.ErrAbortHandler).
 type Handler func(w http.ResponseWriter, req *Request) error
 
 // exchange is the per-request state shared by the pipeline stages, the
@@ -74,6 +76,9 @@ type exchange struct {
 	// etag hashes the payload of a PutObject or UploadPart under
 	// Options.MD5ETags (nil otherwise); modifyResponse reads it.
 	etag *compat.PayloadMD5
+	// closed: the client closed its connection before the upstream
+	// answered; the record says 499 whatever was written (errorHandler).
+	closed bool
 }
 
 // call is one logical upstream call (possibly two attempts), handed to the

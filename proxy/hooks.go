@@ -52,33 +52,48 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 // errorHandler is the one ReverseProxy ErrorHandler. It answers S3 XML:
 // the proxy's own refusals as classified (SlowDown, AccessDenied from
 // CreateSession, a failed payload check), anything else that kept the
-// upstream from answering as 503 ServiceUnavailable. A client that went
-// away gets nothing and is logged at debug level.
+// upstream from answering as 503 ServiceUnavailable.
+//
+// A 2xx reaches a client only when the upstream answered 2xx, so this hook
+// never returns without a response: net/http would turn that into an
+// implicit 200. A client whose connection closed (net/http cancels the
+// request context when the read side ends, which a half-close does too)
+// still gets the error written, because a half-closed client can still
+// read it; for a client that is really gone the write fails harmlessly.
+// Such a request is recorded as 499 ClientClosedRequest and logged at debug
+// level. Once the response has started, the only honest signal left is to
+// cut it: the handler panics with http.ErrAbortHandler.
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	x := exchangeFrom(r.Context())
 	if x == nil { // cannot happen: every proxied request carries its exchange
 		s3err.Write(w, r, err, "")
 		return
 	}
-	if r.Context().Err() != nil {
-		x.rec.ErrorCode = "ClientClosedRequest"
-		if !x.w.wrote() {
-			x.w.status = statusClientClosed
-		}
-		p.log.Debug().Str("request_id", x.rec.RequestID).Msg("client went away")
-		return
-	}
 	e := p.classify(x, err)
-	if x.w.wrote() { // the response has started: nothing more can be said
+	if x.w.wrote() {
 		x.rec.ErrorCode = e.Code
-		return
+		panic(http.ErrAbortHandler)
 	}
-	if e.Code == s3err.ErrUnavailable.Code {
+	switch {
+	case r.Context().Err() != nil && x.call.bodyError() == nil:
+		// The upstream call was cancelled with the whole body read (or none
+		// needed): it may or may not have taken effect, so the answer is a
+		// retryable 5xx, never a success.
+		x.closed = true
+		e = s3err.Wrap(err, errClientClosed.Status, errClientClosed.Code, errClientClosed.Message)
+		p.log.Debug().Str("request_id", x.rec.RequestID).Msg("client went away")
+	case e.Code == s3err.ErrUnavailable.Code:
 		p.log.Warn().Str("request_id", x.rec.RequestID).Str("bucket", x.rec.Bucket).
 			Str("error", causeString(e)).Msg("upstream unreachable")
 	}
 	p.fail(x, x.req.In, e)
 }
+
+// errClientClosed answers a request whose upstream call was cancelled
+// because the client closed its side of the connection first.
+var errClientClosed = s3err.New(http.StatusServiceUnavailable, "ServiceUnavailable",
+	"The request was cancelled because the client closed its connection before the upstream answered; "+
+		"it may or may not have taken effect. Please try again.")
 
 // classify maps a transport error to the S3 error the client sees.
 func (p *Proxy) classify(x *exchange, err error) *s3err.Error {
@@ -115,11 +130,8 @@ func causeString(e *s3err.Error) string {
 func (p *Proxy) finish(x *exchange) {
 	rec := &x.rec
 	rec.Status = x.w.status
-	if rec.Status == 0 {
-		rec.Status = http.StatusOK
-		if x.req.In.Context().Err() != nil {
-			rec.Status = statusClientClosed
-		}
+	if x.closed {
+		rec.Status, rec.ErrorCode = statusClientClosed, "ClientClosedRequest"
 	}
 	rec.BytesIn = x.call.bytesIn.Load()
 	rec.BytesOut = x.w.bytes

@@ -45,3 +45,58 @@ func checkHeaderLimits(h http.Header) error {
 	}
 	return nil
 }
+
+// singleHeaders are the request headers that decide authentication,
+// authorization or what is signed upstream. Each may appear at most once:
+// with two values, one check could read the first (Header.Get) while the
+// signature, the upstream or S3 read the other or both. net/http folds
+// names to canonical case, so "x-amz-date" and "X-AMZ-DATE" count as the
+// same header. (net/http already refuses a second Host line itself, with a
+// plain-text 400, before any handler runs; Host is listed for HTTP/2,
+// where a Host field can arrive beside :authority.)
+var singleHeaders = []string{
+	"Authorization",
+	"Content-Md5",
+	"Content-Type",
+	"Date",
+	"Host",
+	"X-Amz-Content-Sha256",
+	"X-Amz-Copy-Source",
+	"X-Amz-Copy-Source-Range",
+	"X-Amz-Create-Session-Mode",
+	"X-Amz-Date",
+	"X-Amz-Decoded-Content-Length",
+	"X-Amz-S3session-Token",
+	"X-Amz-Security-Token",
+}
+
+// checkSingleHeaders refuses a request that repeats one of singleHeaders,
+// or (HTTP/2) carries a Host field naming another host than :authority
+// (r.Host, which addressing and signature checks use; RFC 9113 section
+// 8.3.1), with 400 InvalidArgument naming the header (never its values,
+// which may be signatures or tokens).
+func checkSingleHeaders(r *http.Request) error {
+	h := r.Header
+	for _, k := range singleHeaders {
+		if len(h[k]) > 1 {
+			return argumentError(errDuplicateHeader, k)
+		}
+	}
+	if v := h["Host"]; len(v) == 1 && !strings.EqualFold(v[0], r.Host) {
+		return argumentError(errHostMismatch, "Host")
+	}
+	return nil
+}
+
+func argumentError(e *s3err.Error, name string) error {
+	c := *e
+	c.Extra = []s3err.Elem{{Name: "ArgumentName", Value: name}}
+	return &c
+}
+
+var (
+	errDuplicateHeader = s3err.New(http.StatusBadRequest, "InvalidArgument",
+		"A header that must be given once was repeated.")
+	errHostMismatch = s3err.New(http.StatusBadRequest, "InvalidArgument",
+		"The Host header does not match the request's authority.")
+)

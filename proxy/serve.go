@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"path"
@@ -30,9 +31,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
 	x.req.In = r
 	if h, ok := p.opts.Handlers[x.req.Op.Name]; ok {
-		if err := h(&x.w, &x.req); err != nil && !x.w.wrote() {
-			p.fail(x, r, err)
-		}
+		p.answered(x, r, h(&x.w, &x.req))
 		return
 	}
 	if err := unsupported(x); err != nil {
@@ -46,6 +45,34 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.rp.ServeHTTP(&x.w, r)
+	p.answered(x, r, nil)
+}
+
+// errNoResponse stands in for a stage that returned without writing
+// anything, which net/http would otherwise turn into an implicit 200.
+var errNoResponse = s3err.Wrap(errors.New("proxy: handler returned without a response"),
+	s3err.ErrInternal.Status, s3err.ErrInternal.Code, s3err.ErrInternal.Message)
+
+// answered makes sure the client never reads a success the pipeline did
+// not produce: err (from a Handler) is rendered if nothing was written, a
+// stage that wrote nothing gets 500 InternalError instead of net/http's
+// implicit 200, and an error after the response started cuts the
+// connection (http.ErrAbortHandler), so the client sees a truncated
+// response rather than a complete-looking one.
+func (p *Proxy) answered(x *exchange, r *http.Request, err error) {
+	switch {
+	case !x.w.wrote() && err == nil:
+		p.fail(x, r, errNoResponse)
+	case !x.w.wrote() && r.Context().Err() != nil && errors.Is(err, r.Context().Err()):
+		// A handler's upstream call cancelled by the client leaving.
+		x.closed = true
+		p.fail(x, r, s3err.Wrap(err, errClientClosed.Status, errClientClosed.Code, errClientClosed.Message))
+	case !x.w.wrote():
+		p.fail(x, r, err)
+	case err != nil:
+		x.rec.ErrorCode = s3err.From(err).Code
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // begin starts the record and sets the request id headers that every
@@ -72,6 +99,9 @@ func (p *Proxy) begin(w http.ResponseWriter, r *http.Request) *exchange {
 // x.req with the outbound header, query and body.
 func (p *Proxy) prepare(x *exchange, r *http.Request) error {
 	if err := checkHeaderLimits(r.Header); err != nil {
+		return err
+	}
+	if err := checkSingleHeaders(r); err != nil {
 		return err
 	}
 	addr, err := parseAddress(r, p.domains)

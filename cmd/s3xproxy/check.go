@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/s3xproxy/s3xproxy/config"
+	"github.com/s3xproxy/s3xproxy/proxy/gateway"
 )
 
 // runCheck validates a config file: `s3xproxy check --config FILE` (or
@@ -31,7 +32,8 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	if _, err := config.Load(*path); err != nil {
+	cfg, err := config.Load(*path)
+	if err != nil {
 		if es := config.AsErrors(err); es != nil {
 			for _, e := range es {
 				fmt.Fprintln(stderr, e.Error())
@@ -41,6 +43,21 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
+	for _, w := range configWarnings(cfg) {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
+	}
 	fmt.Fprintln(stdout, "ok")
 	return 0
+}
+
+// configWarnings lists settings that are valid but probably not meant:
+// an admin listener reachable from other hosts without admin.token, whose
+// reload and pprof endpoints will then answer 403.
+func configWarnings(cfg *config.Config) []string {
+	var out []string
+	if a := cfg.Admin; a.Listen != "" && a.Token == "" && !gateway.LoopbackAddr(a.Listen) {
+		out = append(out, fmt.Sprintf("admin.token: not set and admin.listen %q is not loopback: "+
+			"POST /-/reload and /debug/pprof/ will answer 403 (set admin.token, e.g. \"${ADMIN_TOKEN}\")", a.Listen))
+	}
+	return out
 }

@@ -338,6 +338,7 @@ func (a *app) gatewayOptions(cfg *config.Config, gen *generation) gateway.Option
 		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
 		AdminListen:       cfg.Admin.Listen,
 		PProf:             cfg.Admin.PProf,
+		AdminToken:        cfg.Admin.Token,
 		Gatherer:          a.metrics.Registry(),
 		Ready:             func(ctx context.Context) error { return a.current().ready(ctx) },
 		Reload:            a.reload,

@@ -21,6 +21,7 @@ import (
 
 	"github.com/s3xproxy/s3xproxy/config"
 	"github.com/s3xproxy/s3xproxy/proxy"
+	"github.com/s3xproxy/s3xproxy/proxy/compat"
 	"github.com/s3xproxy/s3xproxy/session"
 )
 
@@ -84,6 +85,7 @@ func proxyOptions(cfg *config.Config, logger zerolog.Logger) (proxy.Options, err
 		LocalSessionTTL:     cfg.Auth.LocalSessions.TTL,
 		LocalSessionKeys:    sessionKeys,
 		MD5ETags:            cfg.Compat.MD5ETags,
+		Lister:              compat.ListerOptions{MaxPages: cfg.Compat.MaxListPagesPerRequest},
 		Logger:              logger,
 		AccessLog:           cfg.Log.AccessLog == nil || *cfg.Log.AccessLog,
 	}, nil

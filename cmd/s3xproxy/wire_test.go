@@ -21,6 +21,7 @@ import (
 
 	"github.com/s3xproxy/s3xproxy/config"
 	"github.com/s3xproxy/s3xproxy/proxy"
+	"github.com/s3xproxy/s3xproxy/proxy/compat"
 	"github.com/s3xproxy/s3xproxy/session"
 )
 
@@ -67,7 +68,7 @@ auth:
     - {access_key_id: K1, secret_access_key: s1, buckets: [logs, "data-*"], access: read-write}
     - {access_key_id: K2, secret_access_key: s2}
     - {access_key_id: K3, secret_access_key: s3, access: deny}
-compat: {md5_etags: true}
+compat: {md5_etags: true, max_list_pages_per_request: 4}
 `
 
 func TestProxyOptionsMapping(t *testing.T) {
@@ -107,6 +108,7 @@ func TestProxyOptionsMapping(t *testing.T) {
 			{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}}},
 		{"AccessLog", o.AccessLog, false},
 		{"MD5ETags", o.MD5ETags, true},
+		{"Lister", o.Lister, compat.ListerOptions{MaxPages: 4}},
 		{"Credentials", o.Credentials, []proxy.Credential{
 			{AccessKeyID: "K1", SecretAccessKey: "s1", Buckets: []string{"logs", "data-*"}, Access: proxy.AccessReadWrite},
 			{AccessKeyID: "K2", SecretAccessKey: "s2", Access: proxy.AccessRead},

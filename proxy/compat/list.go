@@ -24,7 +24,18 @@ type ListerOptions struct {
 	// FilterPageSize is the upstream max-keys used when a prefix listing is
 	// filtered (NeedsPrefixFilter). Default 1000.
 	FilterPageSize int
+	// MaxPages bounds the upstream ListObjectsV2 pages one client listing
+	// may fetch. A filtered listing (few matches in a large directory)
+	// would otherwise scan the whole directory for one request; when the
+	// cap is hit the client gets a truncated page (possibly with no
+	// entries) whose marker or continuation token resumes at the next
+	// upstream page. Default DefaultMaxPages.
+	MaxPages int
 }
+
+// DefaultMaxPages is the default ListerOptions.MaxPages: with the default
+// FilterPageSize, 10,000 upstream entries scanned per client request.
+const DefaultMaxPages = 10
 
 // Lister answers ListObjects V1 and the prefix listings directory buckets
 // refuse, through ListObjectsV2 upstream. Safe for concurrent use.
@@ -37,6 +48,9 @@ type Lister struct {
 func NewLister(opts ListerOptions) *Lister {
 	if opts.FilterPageSize <= 0 || opts.FilterPageSize > maxPageSize {
 		opts.FilterPageSize = maxPageSize
+	}
+	if opts.MaxPages <= 0 {
+		opts.MaxPages = DefaultMaxPages
 	}
 	return &Lister{opts: opts, markers: newMarkerCache(opts.MarkerCacheSize)}
 }
@@ -98,6 +112,7 @@ type listParams struct {
 	startAfter  string
 	header      http.Header
 	pageSize    int // upstream max-keys for fresh pages
+	maxPages    int // upstream pages per client request (ListerOptions.MaxPages)
 	maxKeys     int
 	v1          bool
 	reqPrefix   string
@@ -108,10 +123,11 @@ type listParams struct {
 // forwardedHeaders are the request headers a listing passes upstream.
 var forwardedHeaders = []string{"X-Amz-Expected-Bucket-Owner", "X-Amz-Request-Payer", "X-Amz-Optional-Object-Attributes"}
 
-func newListParams(r *http.Request, bucket string, q url.Values, v1 bool, filterPage int) (*listParams, error) {
+func newListParams(r *http.Request, bucket string, q url.Values, v1 bool, opts ListerOptions) (*listParams, error) {
 	p := &listParams{
 		bucket: bucket, delimiter: q.Get("delimiter"), encoding: q.Get("encoding-type"),
 		startAfter: q.Get("start-after"), v1: v1, reqPrefix: q.Get("prefix"), header: http.Header{},
+		maxPages: opts.MaxPages,
 	}
 	p.encodingURL = p.encoding == "url"
 	p.maxKeys = maxPageSize
@@ -131,7 +147,7 @@ func newListParams(r *http.Request, bucket string, q url.Values, v1 bool, filter
 	}
 	p.upPrefix, p.pageSize = p.reqPrefix, max(p.maxKeys, 1)
 	if NeedsPrefixFilter(q) {
-		p.upPrefix, p.filter, p.pageSize = parentPrefix(p.reqPrefix), p.reqPrefix, filterPage
+		p.upPrefix, p.filter, p.pageSize = parentPrefix(p.reqPrefix), p.reqPrefix, opts.FilterPageSize
 	}
 	for _, k := range forwardedHeaders {
 		if v := r.Header.Values(k); len(v) > 0 {
@@ -197,10 +213,12 @@ var errUpstreamStatus = errors.New("compat: upstream listing failed mid-response
 
 // run streams entries from the page already fetched at cur (resp, status
 // 200) and the following ones until p.maxKeys entries matching p.filter were
-// emitted or upstream is exhausted. It closes every response it reads.
+// emitted, upstream is exhausted, or p.maxPages pages were read (then the
+// outcome is truncated at the next upstream page). It closes every response
+// it reads.
 func (p *listParams) run(ctx context.Context, up Upstream, resp *http.Response, cur cursor, emit func(*listEntry) error) (listOutcome, error) {
 	var out listOutcome
-	for {
+	for pages := 1; ; pages++ {
 		sc := newPageScanner(resp.Body, p.encodingURL)
 		lastIdx, more, err := p.scanPage(sc, cur.Skip, &out, emit)
 		resp.Body.Close()
@@ -218,7 +236,7 @@ func (p *listParams) run(ctx context.Context, up Upstream, resp *http.Response, 
 			return out, fmt.Errorf("compat: list %s: upstream repeated continuation token", p.bucket)
 		}
 		next := cursor{Token: sc.next}
-		if out.count >= p.maxKeys {
+		if out.count >= p.maxKeys || pages >= p.maxPages {
 			next.PageSize = p.pageSize
 			out.truncated, out.next = true, next
 			return out, nil

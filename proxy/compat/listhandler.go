@@ -35,7 +35,7 @@ func (l *Lister) ListObjectsV1(w http.ResponseWriter, r *http.Request, up Upstre
 		return s3err.New(http.StatusNotImplemented, "NotImplemented",
 			"This bucket subresource is not supported by directory buckets.")
 	}
-	p, err := newListParams(r, bucket, q, true, l.opts.FilterPageSize)
+	p, err := newListParams(r, bucket, q, true, l.opts)
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func (l *Lister) ListObjectsV2(w http.ResponseWriter, r *http.Request, up Upstre
 	if !NeedsPrefixFilter(q) {
 		return forward(w, r, up, bucket, q)
 	}
-	p, err := newListParams(r, bucket, q, false, l.opts.FilterPageSize)
+	p, err := newListParams(r, bucket, q, false, l.opts)
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,10 @@ var hopHeaders = map[string]bool{
 
 // copyResponse sends an upstream response (typically an S3 error) to the
 // client unchanged: status, end-to-end headers and the body, streamed.
-// Headers already set on w (request ids) are overwritten by upstream's.
+// Headers already set on w (request ids) are overwritten by upstream's. A
+// body that cannot be copied to the end aborts the response, so a client
+// never reads a truncated body as complete (an upstream answer without a
+// Content-Length would otherwise end cleanly).
 func copyResponse(w http.ResponseWriter, resp *http.Response) {
 	h := w.Header()
 	for k, vv := range resp.Header {
@@ -45,7 +48,9 @@ func copyResponse(w http.ResponseWriter, resp *http.Response) {
 		h.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
 	}
 	w.WriteHeader(resp.StatusCode)
-	_, _ = io.Copy(w, resp.Body)
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		abort()
+	}
 }
 
 // abort ends a response whose status was already sent: the connection is

@@ -21,7 +21,18 @@ const readyTimeout = 5 * time.Second
 //	GET  /metrics      Prometheus text format from Options.Gatherer
 //	POST /-/reload     Options.Reload: 200, or 500 with the errors
 //	     /debug/pprof/ only when Options.PProf
+//
+// Reload and pprof need Options.AdminToken (as a bearer token) when one is
+// set, when Options.AdminRequireToken is set, or when the admin listener
+// is not loopback (LoopbackAddr of the bound address); without a token
+// they then answer 403. /healthz, /readyz and /metrics stay open: probes
+// and scrapers reach them from outside the pod.
 func (s *Server) adminMux() http.Handler {
+	g := newAdminGuard(s.opts.AdminToken, s.opts.AdminRequireToken || !LoopbackAddr(s.addrs[2].String()))
+	if g.required && g.sum == nil && (s.opts.Reload != nil || s.opts.PProf) {
+		s.opts.Logger.Warn().Stringer("admin_listen", s.addrs[2]).
+			Msg("admin listener is not loopback and admin.token is not set: POST /-/reload and /debug/pprof/ answer 403")
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
@@ -31,14 +42,14 @@ func (s *Server) adminMux() http.Handler {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{}))
 	}
 	if s.opts.Reload != nil {
-		mux.HandleFunc("POST /-/reload", s.serveReload)
+		mux.HandleFunc("POST /-/reload", g.wrap(s.serveReload))
 	}
 	if s.opts.PProf {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/", g.wrap(pprof.Index))
+		mux.HandleFunc("/debug/pprof/cmdline", g.wrap(pprof.Cmdline))
+		mux.HandleFunc("/debug/pprof/profile", g.wrap(pprof.Profile))
+		mux.HandleFunc("/debug/pprof/symbol", g.wrap(pprof.Symbol))
+		mux.HandleFunc("/debug/pprof/trace", g.wrap(pprof.Trace))
 	}
 	return mux
 }

@@ -78,6 +78,15 @@ type Options struct {
 	Listeners Listeners
 	// PProf mounts /debug/pprof/ on the admin listener.
 	PProf bool
+	// AdminToken is the bearer token POST /-/reload and /debug/pprof/
+	// require ("Authorization: Bearer <token>"). When it is "" they are
+	// open on a loopback admin listener and answer 403 on any other.
+	// Default "". Never logged.
+	AdminToken string
+	// AdminRequireToken treats the admin listener as reachable from other
+	// hosts even when it is bound to loopback (a sidecar or port-forward
+	// can expose it; tests). Default false: decided by LoopbackAddr.
+	AdminRequireToken bool
 	// Gatherer is served on /metrics; nil leaves /metrics out.
 	Gatherer prometheus.Gatherer
 	// Ready is the caller's readiness check (e.g. upstream credentials

@@ -53,6 +53,8 @@ func TestBadInput(t *testing.T) {
 			http.Header{"X-Amz-Copy-Source": {"/" + bucketOther + "/k"}}), 403, "AccessDenied"},
 		{"copy source without a key", signedRequest(t, "PUT", objURL, rwKey, rwSecret, nil, now,
 			http.Header{"X-Amz-Copy-Source": {"/" + bucketOther}}), 400, "InvalidArgument"},
+		{"empty copy source", signedRequest(t, "PUT", objURL, rwKey, rwSecret, nil, now,
+			http.Header{"X-Amz-Copy-Source": {""}}), 400, "InvalidArgument"},
 		{"read-only key writes", signedRequest(t, "PUT", objURL, roKey, roSecret, []byte("x"), now, nil), 403, "AccessDenied"},
 		{"invalid bucket name", signedRequest(t, "GET", e.url("/Bad_Bucket/k"), rwKey, rwSecret, nil, now, nil), 400, "InvalidBucketName"},
 		{"bad zone id", signedRequest(t, "GET", e.url("/b--usaz1--x-s3/k"), rwKey, rwSecret, nil, now, nil), 400, "InvalidBucketName"},
