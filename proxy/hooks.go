@@ -27,9 +27,13 @@ const statusClientClosed = 499
 // Options.MD5ETags, replaces the ETag of a successful PutObject or
 // UploadPart with the MD5 of the payload (only when the whole payload was
 // hashed). The status, the other headers and the body pass through
-// unchanged.
+// unchanged, except that nothing is relayed for a request whose signature
+// is still pending (guardPending).
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if x := exchangeFrom(resp.Request.Context()); x != nil {
+		if err := guardPending(x, resp); err != nil {
+			return err
+		}
 		x.rec.ErrorCode = x.call.errorCode
 		if x.etag != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
 			if etag, ok := x.etag.ETag(); ok {
@@ -82,6 +86,13 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 
 // classify maps a transport error to the S3 error the client sees.
 func (p *Proxy) classify(x *exchange, err error) *s3err.Error {
+	if x.pending.SignaturePending() { // nothing of the upstream's reaches an unverified request
+		if berr := x.call.bodyError(); berr != nil && !errors.Is(berr, errDetached) {
+			err = berr
+		} else if !errors.Is(err, errUnverifiedAnswer) {
+			return errUnverifiedAnswer
+		}
+	}
 	var e *s3err.Error
 	if errors.As(err, &e) {
 		return e

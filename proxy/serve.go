@@ -88,6 +88,10 @@ func (p *Proxy) prepare(x *exchange, r *http.Request) error {
 	}
 	x.req.Op = Classify(r.Method, addr.Bucket, addr.Key, query, r.Header)
 	x.rec.Operation = x.req.Op.Name
+	if err := settleSignature(x, res); err != nil {
+		return err
+	}
+	normalizeListQuery(x.req.Op.Name, query)
 	if addr.Bucket == "" {
 		return p.authorizeService(x, cred)
 	}

@@ -133,6 +133,10 @@ type Result struct {
 	// trailer, nil otherwise. One pointer keeps the Result of a request
 	// without a body in its allocation size class.
 	chunks *chunkState
+	// deferred is the signature check Body runs at its end, for a SigV4
+	// request without x-amz-content-sha256 (SignaturePending); nil
+	// otherwise.
+	deferred *deferredV4
 }
 
 // chunkState is the aws-chunked state of a Result, for WrapPayload.

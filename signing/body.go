@@ -101,9 +101,12 @@ func decodedContentLength(h http.Header) (int64, error) {
 // Read; the final Read waits for it before the check. Like any io.Reader,
 // a checkReader is used by one goroutine at a time.
 type checkReader struct {
-	rc       io.ReadCloser
-	h        hash.Hash
-	want     []byte
+	rc   io.ReadCloser
+	h    hash.Hash
+	want []byte
+	// sumCheck, when set, checks the digest instead of want and mismatch
+	// (a signature over it, see deferredV4).
+	sumCheck func(sum []byte) error
 	length   int64 // declared length, -1 if unknown
 	n        int64 // bytes read from rc
 	mismatch error
@@ -206,6 +209,9 @@ func (c *checkReader) verify() error {
 		return fmt.Errorf("%w: got %d of %d bytes", ErrIncompleteBody, c.n, c.length)
 	}
 	var sum [64]byte
+	if c.sumCheck != nil {
+		return c.sumCheck(c.h.Sum(sum[:0]))
+	}
 	if subtle.ConstantTimeCompare(c.h.Sum(sum[:0]), c.want) != 1 {
 		return c.mismatch
 	}
