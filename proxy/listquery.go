@@ -6,9 +6,9 @@ import "net/url"
 // treats alike whether they are absent or present with an empty value, and
 // that the proxy therefore drops when empty. Clients send them empty:
 // minio-go's recursive listing sends "delimiter=" and "prefix=", the AWS
-// SDKs for Go v1 and Java v1 "marker=". Directory buckets refuse a
+// SDK for Go v1 "marker=". Directory buckets refuse a
 // delimiter other than "/", the empty one included ("Delimiter must be "/"
-// for directory buckets"), and start-after in any form, so forwarding them
+// for directory buckets"), and do not support start-after, so forwarding them
 // would fail listings that mean "no delimiter" and "from the start".
 //
 // The list is kept to parameters whose empty value can mean nothing else
