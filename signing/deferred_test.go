@@ -130,3 +130,53 @@ func TestVerifyDeferredPending(t *testing.T) {
 		t.Fatalf("rest %q, %v, pending %v", rest, err, res.SignaturePending())
 	}
 }
+
+// FuzzDeferredPayload: a SigV4 request without x-amz-content-sha256 passes
+// only when the body sent is the body signed; otherwise the Read that ends
+// it fails with ErrSignatureDoesNotMatch (or ErrContentSHA256Required for a
+// signed empty payload) and returns no bytes, the body's last byte is
+// never delivered, and the Result stays SignaturePending.
+func FuzzDeferredPayload(f *testing.F) {
+	f.Add([]byte("hello"), uint16(0), byte(0), uint8(0))
+	f.Add(bytes.Repeat([]byte("0123456789"), 20000), uint16(65535), byte(1), uint8(200))
+	f.Add(bytes.Repeat([]byte("ab"), 100000), uint16(7), byte(0x80), uint8(3))
+	f.Add([]byte{}, uint16(0), byte(1), uint8(0))
+	creds := aws.Credentials{AccessKeyID: "LOCALKEY", SecretAccessKey: "localsecret"}
+	v := NewVerifier(testKeys)
+	f.Fuzz(func(t *testing.T, signed []byte, at uint16, flip byte, readSize uint8) {
+		sent := append([]byte(nil), signed...)
+		if len(sent) > 0 {
+			sent[int(at)%len(sent)] ^= flip
+		}
+		res, err := v.Verify(noHeaderSigned(t, "PUT", signed, sent, creds), docTime)
+		if err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+		if res.Body == nil {
+			if len(sent) != 0 || res.SignaturePending() {
+				t.Fatalf("no body for %d bytes, pending %v", len(sent), res.SignaturePending())
+			}
+			return
+		}
+		buf := make([]byte, int(readSize)+1)
+		var got []byte
+		for {
+			n, err := res.Body.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == nil {
+				continue
+			}
+			same := bytes.Equal(signed, sent)
+			switch {
+			case !bytes.HasPrefix(sent, got):
+				t.Fatalf("received %d bytes that are not a prefix of the body", len(got))
+			case same && (err != io.EOF || len(got) != len(sent) || res.SignaturePending()):
+				t.Fatalf("matching body: %d of %d bytes, %v, pending %v", len(got), len(sent), err, res.SignaturePending())
+			case !same && (n != 0 || len(got) >= len(sent) || !res.SignaturePending() ||
+				!errors.Is(err, ErrSignatureDoesNotMatch) && !errors.Is(err, ErrContentSHA256Required)):
+				t.Fatalf("tampered body: %d of %d bytes, last Read %d, %v, pending %v", len(got), len(sent), n, err, res.SignaturePending())
+			}
+			return
+		}
+	})
+}
