@@ -25,7 +25,8 @@ import (
 //     CreateSession that signing it needs, for a bucket the claimed key may
 //     use, under that key's admission share;
 //   - an upstream answer that arrives while the signature is still pending
-//     (an early refusal) is not relayed (guardPending);
+//     (an early refusal), or a failed CreateSession, is not relayed
+//     (guardPending, unverifiedError);
 //   - any other operation with a larger body is refused, as S3 refuses it:
 //     "Missing required header for this request: x-amz-content-sha256".
 const (
@@ -88,5 +89,24 @@ func guardPending(x *exchange, resp *http.Response) error {
 	if err := x.call.bodyError(); err != nil {
 		return err
 	}
+	if resp.StatusCode >= 500 {
+		return s3err.ErrUnavailable
+	}
 	return errUnverifiedAnswer
+}
+
+// unverifiedError is what a request whose signature is still pending is
+// told of a failure that is not its body's: the upstream's (or a
+// CreateSession's) answer is withheld, since it could tell an unverified
+// caller whether a bucket or key exists. A 5xx stays a 5xx (503 SlowDown
+// or ServiceUnavailable, which clients retry); anything else is
+// errUnverifiedAnswer.
+func unverifiedError(e *s3err.Error) *s3err.Error {
+	switch {
+	case e.Status < 500:
+		return errUnverifiedAnswer
+	case e.Code == "SlowDown":
+		return s3err.New(http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
+	}
+	return s3err.ErrUnavailable
 }

@@ -84,15 +84,21 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	p.fail(x, x.req.In, e)
 }
 
-// classify maps a transport error to the S3 error the client sees.
+// classify maps a transport error to the S3 error the client sees; a
+// request whose signature is still pending learns no more than whether
+// the failure is worth retrying (unverifiedError).
 func (p *Proxy) classify(x *exchange, err error) *s3err.Error {
-	if x.pending.SignaturePending() { // nothing of the upstream's reaches an unverified request
-		if berr := x.call.bodyError(); berr != nil && !errors.Is(berr, errDetached) {
-			err = berr
-		} else if !errors.Is(err, errUnverifiedAnswer) {
-			return errUnverifiedAnswer
+	e := p.classifyTransport(x, err)
+	if x.pending.SignaturePending() {
+		if berr := x.call.bodyError(); berr == nil || errors.Is(berr, errDetached) {
+			return unverifiedError(e)
 		}
 	}
+	return e
+}
+
+// classifyTransport is classify for a verified request.
+func (p *Proxy) classifyTransport(x *exchange, err error) *s3err.Error {
 	var e *s3err.Error
 	if errors.As(err, &e) {
 		return e

@@ -12,8 +12,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +24,9 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/minio/minio-go/v7"
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/s3xproxy/s3xproxy/proxy"
+	"github.com/s3xproxy/s3xproxy/test/emulator"
 )
 
 // curlPath is Debian 12's curl 7.88, whose --aws-sigv4 signs the body's
@@ -31,11 +37,14 @@ const curlPath = "/usr/bin/curl"
 // signs it: the canonical request ends with the hex SHA-256 of signed, no
 // x-amz-content-sha256 header is sent. It goes over a raw socket with sent
 // as its body and Content-Length len(sent).
-func noHashRequest(t *testing.T, e *env, method, path, key, secret string, signed, sent []byte) []byte {
+func noHashRequest(t *testing.T, e *env, method, path, key, secret string, signed, sent []byte, hdr http.Header) []byte {
 	t.Helper()
 	req, err := http.NewRequest(method, e.url(path), nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for k, vs := range hdr {
+		req.Header[k] = vs
 	}
 	req.ContentLength = int64(len(sent))
 	sum := sha256.Sum256(signed)
@@ -79,78 +88,127 @@ func rawExchange(t *testing.T, e *env, msg []byte) (int, []byte) {
 	return resp.StatusCode, b
 }
 
+// bodyMeter is an upstream transport that counts, per path, the request
+// body bytes the proxy had sent upstream when each round trip ended.
+type bodyMeter struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	sent map[string]int64 // guarded by mu
+}
+
+func (m *bodyMeter) RoundTrip(r *http.Request) (*http.Response, error) {
+	c := &countingBody{ReadCloser: r.Body}
+	if r.Body != nil {
+		r.Body = c
+	}
+	resp, err := m.next.RoundTrip(r)
+	m.mu.Lock()
+	m.sent[r.URL.Path] += c.n.Load()
+	m.mu.Unlock()
+	return resp, err
+}
+
+func (m *bodyMeter) bytes(path string) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sent[path]
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n atomic.Int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
 // TestSigV4NoPayloadHash: SigV4 requests without x-amz-content-sha256 (the
 // payload hash is the body's) work; a body that does not match what was
-// signed, or a wrong secret, commits nothing upstream, even when the
-// upload had started streaming there; an unknown key and an oversize
+// signed, or a wrong secret, commits nothing upstream, even when megabytes
+// of the upload had streamed there; an unknown key and an oversize
 // non-upload body are refused before anything reaches the emulator; an
-// upstream refusal is not relayed to a request whose signature is unchecked.
+// upstream refusal (early, or of CreateSession) is not relayed to a
+// request whose signature is unchecked, except as "retry" for a 5xx.
 func TestSigV4NoPayloadHash(t *testing.T) {
-	e := newEnv(t, envConfig{})
+	meter := &bodyMeter{sent: map[string]int64{}}
+	e := newEnv(t, envConfig{proxy: func(o *proxy.Options) { meter.next, o.Transport = o.Transport, meter }})
 	small, large := payload(1000, 7), payload(4<<20, 8)
 	tamperedEnd := append(append([]byte(nil), large[:len(large)-1]...), large[len(large)-1]^1)
 	tamperedStart := append([]byte{large[0] ^ 1}, large[1:]...)
 	bad := rwSecret[:len(rwSecret)-1] + "X"
+	rw := &rawClient{endpoint: e.srv.URL, key: rwKey, secret: rwSecret}
+	if st, b, _ := rw.do(t, "PUT", aliasData, "nohash/exists", "", small, nil); st != 200 {
+		t.Fatalf("PUT nohash/exists: %d %s", st, b)
+	}
+	ifNoneMatch := http.Header{"If-None-Match": {"*"}}
 	tests := []struct {
 		name         string
 		method, path string
 		key, secret  string
 		signed, sent []byte
+		hdr          http.Header
+		faults       emulator.Faults
 		status       int
-		code         string // "" with status 0: a dropped connection is fine too
-		upstream     bool   // the upload must have reached the emulator (streaming started)
+		codes        string // acceptable S3 error codes, "|"-separated
+		streamed     bool   // at least 1 MiB of the body must have gone upstream
 		none         bool   // nothing may reach the emulator
-		getBack      []byte // GET of the key returns this
+		getBack      []byte // GET of the key afterwards returns this (nil: 404)
 	}{
-		{"small PUT", "PUT", "/data/nohash/small", rwKey, rwSecret, small, small, 200, "", true, false, small},
-		{"large PUT", "PUT", "/data/nohash/large", rwKey, rwSecret, large, large, 200, "", true, false, large},
-		{"small PUT wrong secret", "PUT", "/data/nohash/bad-small", rwKey, bad, small, small, 403, "SignatureDoesNotMatch", false, true, nil},
-		{"small PUT tampered", "PUT", "/data/nohash/bad-small2", rwKey, rwSecret, small, payload(1000, 9), 403, "SignatureDoesNotMatch", false, true, nil},
-		{"large PUT wrong secret", "PUT", "/data/nohash/bad-large", rwKey, bad, large, large, 403, "SignatureDoesNotMatch", true, false, nil},
-		{"large PUT tampered last byte", "PUT", "/data/nohash/bad-end", rwKey, rwSecret, large, tamperedEnd, 403, "SignatureDoesNotMatch", true, false, nil},
-		{"large PUT tampered first byte", "PUT", "/data/nohash/bad-start", rwKey, rwSecret, large, tamperedStart, 403, "SignatureDoesNotMatch", true, false, nil},
-		{"unknown key", "PUT", "/data/nohash/unknown", "E2ENOSUCHKEY00000001", rwSecret, large, large, 403, "InvalidAccessKeyId", false, true, nil},
-		{"read-only key", "PUT", "/data/nohash/ro", roKey, roSecret, large, large, 403, "AccessDenied", false, true, nil},
-		{"large non-upload body", "POST", "/data?delete", rwKey, rwSecret, payload(2<<20, 3), payload(2<<20, 3), 400, "InvalidRequest", false, true, nil},
-		{"upstream refusal withheld", "PUT", "/nosuch--usw2-az1--x-s3/k", rwKey, bad, large, large, 403, "AccessDenied", false, false, nil},
+		{"small PUT", "PUT", "/data/nohash/small", rwKey, rwSecret, small, small, nil, emulator.Faults{}, 200, "", false, false, small},
+		{"large PUT", "PUT", "/data/nohash/large", rwKey, rwSecret, large, large, nil, emulator.Faults{}, 200, "", true, false, large},
+		{"small PUT wrong secret", "PUT", "/data/nohash/bad-small", rwKey, bad, small, small, nil, emulator.Faults{}, 403, "SignatureDoesNotMatch", false, true, nil},
+		{"small PUT tampered", "PUT", "/data/nohash/bad-small2", rwKey, rwSecret, small, payload(1000, 9), nil, emulator.Faults{}, 403, "SignatureDoesNotMatch", false, true, nil},
+		{"large PUT wrong secret", "PUT", "/data/nohash/bad-large", rwKey, bad, large, large, nil, emulator.Faults{}, 403, "SignatureDoesNotMatch", true, false, nil},
+		{"large PUT tampered last byte", "PUT", "/data/nohash/bad-end", rwKey, rwSecret, large, tamperedEnd, nil, emulator.Faults{}, 403, "SignatureDoesNotMatch", true, false, nil},
+		{"large PUT tampered first byte", "PUT", "/data/nohash/bad-start", rwKey, rwSecret, large, tamperedStart, nil, emulator.Faults{}, 403, "SignatureDoesNotMatch", true, false, nil},
+		{"unknown key", "PUT", "/data/nohash/unknown", "E2ENOSUCHKEY00000001", rwSecret, large, large, nil, emulator.Faults{}, 403, "InvalidAccessKeyId", false, true, nil},
+		{"read-only key", "PUT", "/data/nohash/ro", roKey, roSecret, large, large, nil, emulator.Faults{}, 403, "AccessDenied", false, true, nil},
+		{"large non-upload body", "POST", "/data?delete", rwKey, rwSecret, payload(2<<20, 3), payload(2<<20, 3), nil, emulator.Faults{}, 400, "InvalidRequest", false, true, nil},
+		{"CreateSession refusal withheld", "PUT", "/nosuch--usw2-az1--x-s3/k", rwKey, bad, large, large, nil, emulator.Faults{}, 403, "AccessDenied", false, false, nil},
+		{"early upstream refusal withheld", "PUT", "/data/nohash/exists", rwKey, bad, large, large, ifNoneMatch, emulator.Faults{}, 403, "AccessDenied|SignatureDoesNotMatch", false, false, small},
+		{"early upstream refusal withheld, right key", "PUT", "/data/nohash/exists", rwKey, rwSecret, large, large, ifNoneMatch, emulator.Faults{}, 403, "AccessDenied", false, false, small},
+		{"upstream 5xx stays retryable", "PUT", "/data/nohash/slow", rwKey, bad, large, large, nil, emulator.Faults{SlowDownProbability: 1}, 503, "SlowDown|ServiceUnavailable", false, false, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e.emu.SetFaults(tt.faults)
 			e.emu.ResetStats()
-			status, body := rawExchange(t, e, noHashRequest(t, e, tt.method, tt.path, tt.key, tt.secret, tt.signed, tt.sent))
-			if status != tt.status || tt.code != "" && s3Code(body) != tt.code {
-				if !(status == 0 && tt.upstream && tt.status != 200) {
-					t.Fatalf("got %d %s, want %d %s", status, body, tt.status, tt.code)
-				}
+			status, body := rawExchange(t, e, noHashRequest(t, e, tt.method, tt.path, tt.key, tt.secret, tt.signed, tt.sent, tt.hdr))
+			e.emu.SetFaults(emulator.Faults{})
+			codeOK := tt.codes == "" || slices.Contains(strings.Split(tt.codes, "|"), s3Code(body))
+			// A client that sent its whole body reads the answer; a dropped
+			// connection is acceptable only where the upload was aborted.
+			if (status != tt.status || !codeOK) && !(status == 0 && tt.streamed && tt.status != 200) {
+				t.Fatalf("got %d %s, want %d %s", status, body, tt.status, tt.codes)
 			}
-			st := e.emu.Stats()
-			if tt.upstream && st.Requests["PutObject"] != 1 {
-				t.Errorf("PutObject reached the emulator %d times, want 1 (requests %v)", st.Requests["PutObject"], st.Requests)
+			if n := meter.bytes(strings.TrimPrefix(tt.path, "/data")); tt.streamed && n < 1<<20 {
+				t.Errorf("%d body bytes went upstream, want the upload to have streamed (>= 1 MiB)", n)
 			}
 			if tt.none {
 				noUpstream(t, e)
 			}
-			key := strings.TrimPrefix(tt.path, "/data/")
 			if tt.method != "PUT" || !strings.HasPrefix(tt.path, "/data/") {
 				return
 			}
-			rw := &rawClient{endpoint: e.srv.URL, key: rwKey, secret: rwSecret}
+			key := strings.TrimPrefix(tt.path, "/data/")
 			got, gotBody, _ := rw.do(t, "GET", aliasData, key, "", nil, nil)
 			switch {
 			case tt.getBack == nil && got != 404:
 				t.Errorf("GET %s after a refused upload: %d (%d bytes), want 404: something was committed", key, got, len(gotBody))
 			case tt.getBack != nil && (got != 200 || !bytes.Equal(gotBody, tt.getBack)):
-				t.Errorf("GET %s: %d, %d bytes; want 200 and the %d bytes sent", key, got, len(gotBody), len(tt.getBack))
+				t.Errorf("GET %s: %d, %d bytes; want 200 and the %d bytes expected", key, got, len(gotBody), len(tt.getBack))
 			}
 		})
 	}
-	for _, leak := range []string{rwSecret, bad} {
-		if strings.Contains(e.logs.String(), leak) {
-			t.Error("a secret reached the log")
-		}
+	if strings.Contains(e.logs.String(), bad) {
+		t.Error("a secret reached the log")
 	}
+	assertNoSecretsLogged(t, e)
 	// A body-less GET without the header signs the empty body's hash.
-	msg := noHashRequest(t, e, "GET", "/data/nohash/small", rwKey, rwSecret, nil, nil)
+	msg := noHashRequest(t, e, "GET", "/data/nohash/small", rwKey, rwSecret, nil, nil, nil)
 	if status, body := rawExchange(t, e, msg); status != 200 || !bytes.Equal(body, small) {
 		t.Fatalf("GET without x-amz-content-sha256: %d (%d bytes), want 200 and the object", status, len(body))
 	}
