@@ -187,6 +187,11 @@ func TestSigV4NoPayloadHash(t *testing.T) {
 			if n := meter.bytes(strings.TrimPrefix(tt.path, "/data")); tt.streamed && n < 1<<20 {
 				t.Errorf("%d body bytes went upstream, want the upload to have streamed (>= 1 MiB)", n)
 			}
+			if tt.streamed && tt.status != 200 {
+				// The emulator saw the upload end short (and counts it once
+				// its handler returns, which the next case must not see).
+				waitRejection(t, e, "IncompleteBody")
+			}
 			if tt.none {
 				noUpstream(t, e)
 			}
@@ -212,6 +217,18 @@ func TestSigV4NoPayloadHash(t *testing.T) {
 	if status, body := rawExchange(t, e, msg); status != 200 || !bytes.Equal(body, small) {
 		t.Fatalf("GET without x-amz-content-sha256: %d (%d bytes), want 200 and the object", status, len(body))
 	}
+}
+
+// waitRejection waits up to 5 s for the emulator to count a rejection with
+// code, and fails t if it does not.
+func waitRejection(t *testing.T, e *env, code string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if e.emu.Stats().Rejections[code] > 0 {
+			return
+		}
+	}
+	t.Errorf("the emulator never rejected the aborted upload with %s: %+v", code, e.emu.Stats())
 }
 
 // TestCurlSigV4: Debian 12's curl 7.88 --aws-sigv4 uploads and downloads
