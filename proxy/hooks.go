@@ -65,6 +65,14 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		return
 	}
 	if r.Context().Err() != nil {
+		if berr := x.call.bodyError(); berr != nil && !errors.Is(berr, errDetached) && !x.w.wrote() {
+			// A client that half-closed its connection after a short
+			// body cancels the context too (net/http reads its EOF), but
+			// still reads the answer: say what failed, or net/http would
+			// answer the aborted upload with an empty 200.
+			p.fail(x, x.req.In, p.classify(x, err))
+			return
+		}
 		x.rec.ErrorCode = "ClientClosedRequest"
 		if !x.w.wrote() {
 			x.w.status = statusClientClosed

@@ -35,8 +35,9 @@ const curlPath = "/usr/bin/curl"
 
 // noHashRequest is a SigV4 request signed as curl --aws-sigv4 before 8.x
 // signs it: the canonical request ends with the hex SHA-256 of signed, no
-// x-amz-content-sha256 header is sent. It goes over a raw socket with sent
-// as its body and Content-Length len(sent).
+// x-amz-content-sha256 header is sent (unless hdr declares one, which is
+// then signed as the payload hash). The returned bytes go over a raw
+// socket: sent as the body, Content-Length len(sent).
 func noHashRequest(t *testing.T, e *env, method, path, key, secret string, signed, sent []byte, hdr http.Header) []byte {
 	t.Helper()
 	req, err := http.NewRequest(method, e.url(path), nil)
@@ -48,12 +49,16 @@ func noHashRequest(t *testing.T, e *env, method, path, key, secret string, signe
 	}
 	req.ContentLength = int64(len(sent))
 	sum := sha256.Sum256(signed)
+	payloadHash := hex.EncodeToString(sum[:])
+	if h := hdr.Get("X-Amz-Content-Sha256"); h != "" { // declared: signed as declared
+		payloadHash = h
+	}
 	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
 	if err := signer.SignHTTP(context.Background(), aws.Credentials{AccessKeyID: key, SecretAccessKey: secret},
-		req, hex.EncodeToString(sum[:]), "s3", region, time.Now()); err != nil {
+		req, payloadHash, "s3", region, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if req.Header.Get("X-Amz-Content-Sha256") != "" {
+	if req.Header.Get("X-Amz-Content-Sha256") != hdr.Get("X-Amz-Content-Sha256") {
 		t.Fatal("the signer set x-amz-content-sha256")
 	}
 	var head bytes.Buffer
@@ -219,16 +224,59 @@ func TestSigV4NoPayloadHash(t *testing.T) {
 	}
 }
 
-// waitRejection waits up to 5 s for the emulator to count a rejection with
-// code, and fails t if it does not.
+// TestHalfClosedUpload: a client that signs a 4 MiB upload, sends half of
+// it and half-closes its connection (net/http then cancels the request)
+// reads 400 IncompleteBody, never an empty 200, and the upload, which had
+// started streaming upstream, is aborted: nothing is stored. Without
+// x-amz-content-sha256 (signature pending) and with it.
+func TestHalfClosedUpload(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	body := payload(4<<20, 11)
+	sum := sha256.Sum256(body)
+	for _, tt := range []struct {
+		name string
+		hdr  http.Header
+	}{
+		{"no payload hash header", nil},
+		{"hex payload hash", http.Header{"X-Amz-Content-Sha256": {hex.EncodeToString(sum[:])}}},
+		{"unsigned payload", http.Header{"X-Amz-Content-Sha256": {"UNSIGNED-PAYLOAD"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e.emu.ResetStats()
+			key := "half/" + strings.ReplaceAll(tt.name, " ", "-")
+			msg := noHashRequest(t, e, "PUT", "/data/"+key, rwKey, rwSecret, body, body, tt.hdr)
+			msg = msg[:len(msg)-len(body)/2]
+			conn, err := net.DialTimeout("tcp", strings.TrimPrefix(e.srv.URL, "http://"), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+			if _, err := conn.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			_ = conn.(*net.TCPConn).CloseWrite() // fails if the proxy closed first
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 400 || s3Code(b) != "IncompleteBody" {
+					t.Errorf("got %d %q, want 400 IncompleteBody", resp.StatusCode, b)
+				}
+			}
+			waitRejection(t, e, "IncompleteBody")
+			rw := &rawClient{endpoint: e.srv.URL, key: rwKey, secret: rwSecret}
+			if st, b, _ := rw.do(t, "GET", aliasData, key, "", nil, nil); st != 404 {
+				t.Errorf("GET after a truncated upload: %d (%d bytes), want 404", st, len(b))
+			}
+		})
+	}
+}
+
+// waitRejection waits for the emulator to count a rejection with code.
 func waitRejection(t *testing.T, e *env, code string) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if e.emu.Stats().Rejections[code] > 0 {
-			return
-		}
-	}
-	t.Errorf("the emulator never rejected the aborted upload with %s: %+v", code, e.emu.Stats())
+	waitFor(t, "the emulator to reject the aborted upload with "+code, func() bool { return e.emu.Stats().Rejections[code] > 0 })
 }
 
 // TestCurlSigV4: Debian 12's curl 7.88 --aws-sigv4 uploads and downloads
