@@ -110,6 +110,40 @@ func TestVerifyDeferredPayload(t *testing.T) {
 	}
 }
 
+// TestVerifyPayloadHeaderHostile: an x-amz-content-sha256 sent empty or
+// twice is malformed, never taken as absent (which would defer the check)
+// nor as one of its values.
+func TestVerifyPayloadHeaderHostile(t *testing.T) {
+	body := []byte("some bytes")
+	creds := aws.Credentials{AccessKeyID: "LOCALKEY", SecretAccessKey: "localsecret"}
+	tests := []struct {
+		name   string
+		values []string
+	}{
+		{"empty", []string{""}},
+		{"repeated", []string{hexSHA256(body), hexSHA256(body)}},
+		{"repeated, first empty", []string{"", hexSHA256(body)}},
+		{"repeated unsigned", []string{UnsignedPayload, hexSHA256(body)}},
+	}
+	v := NewVerifier(testKeys)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newReq(t, "PUT", "http://proxy.local/b/k", nil)
+			c.URL.RawPath = EncodePath(c.URL.Path)
+			c.Header[HeaderContentSHA256] = tt.values
+			err := v4.NewSigner().SignHTTP(context.Background(), creds, c, hexSHA256(body), ServiceS3, "us-east-1", docTime,
+				func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = v.Verify(serverRequest(t, c, body), docTime)
+			if !errors.Is(err, ErrMalformedAuth) {
+				t.Fatalf("Verify: %v, want ErrMalformedAuth", err)
+			}
+		})
+	}
+}
+
 // TestVerifyDeferredPending checks that the final byte of a no-header body
 // is withheld until the signature matched: a consumer that stops one byte
 // short sees SignaturePending and never gets the byte.

@@ -256,7 +256,13 @@ func checkSkew(t, now time.Time, maxSkew time.Duration) error {
 // request then ends with the hex SHA-256 of the body (the generic SigV4 of
 // https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html,
 // which curl before 8.x signs), known only once the body has been read.
+// A header sent empty or more than once is malformed: which value the
+// client signed would be a guess, and absence is what defers the check.
 func payloadHashHeader(r *http.Request) (string, error) {
+	vs := r.Header[HeaderContentSHA256]
+	if len(vs) > 1 || len(vs) == 1 && vs[0] == "" {
+		return "", fmt.Errorf("%w: x-amz-content-sha256 empty or repeated", ErrMalformedAuth)
+	}
 	p := r.Header.Get(HeaderContentSHA256)
 	switch {
 	case p == "":
