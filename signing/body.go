@@ -53,7 +53,7 @@ func (v *Verifier) result(r *http.Request, typ AuthType, akid string, key Key, p
 		res.Body, res.UpstreamContentSHA256, res.DecodedContentLength = body, StreamingUnsignedTrailer, dl
 		res.Trailer = r.Header.Get("X-Amz-Trailer")
 		if body != nil {
-			res.chunks = &chunkState{maxChunk: v.opts.MaxChunkSize}
+			res.state = &bodyState{maxChunk: v.opts.MaxChunkSize}
 		}
 	case StreamingSignedPayload, StreamingSignedTrailer:
 		if chain == nil {
@@ -386,17 +386,17 @@ func (res *Result) WrapPayload(wrap func(io.ReadCloser) (io.ReadCloser, error)) 
 		_, err = io.Copy(io.Discard, rc)
 		rc.Close()
 		return err
-	case res.chunks == nil: // the payload itself
+	case res.state == nil || res.state.deferred != nil: // the payload itself
 		rc, err := wrap(res.Body)
 		if err != nil {
 			return err
 		}
 		res.Body = rc
 		return nil
-	case res.chunks.enc == nil: // a client's unsigned aws-chunked stream
+	case res.state.enc == nil: // a client's unsigned aws-chunked stream
 		return res.reencode(wrap)
 	}
-	enc := res.chunks.enc
+	enc := res.state.enc
 	rc, err := wrap(enc.src)
 	if err != nil {
 		return err
@@ -415,14 +415,14 @@ func (res *Result) reencode(wrap func(io.ReadCloser) (io.ReadCloser, error)) err
 	if err != nil {
 		return err
 	}
-	cr := newUnsignedChunkReader(res.Body, res.DecodedContentLength, res.chunks.maxChunk, names)
+	cr := newUnsignedChunkReader(res.Body, res.DecodedContentLength, res.state.maxChunk, names)
 	src, err := wrap(cr)
 	if err != nil {
 		return err
 	}
 	enc := newUnsignedChunkEncoder(cr, res.DecodedContentLength, upstreamChunkSize)
 	enc.src = src
-	res.Body, res.ContentLength, res.chunks.enc = enc, enc.length(), enc
+	res.Body, res.ContentLength, res.state.enc = enc, enc.length(), enc
 	return nil
 }
 

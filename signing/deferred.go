@@ -54,7 +54,7 @@ func (v *Verifier) deferV4(r *http.Request, a *v4Auth, key Key, canonical []byte
 	}
 	c := newCheckReader(res.Body, sha256.New(), nil, r.ContentLength, nil)
 	c.sumCheck = d.check
-	res.Body, res.deferred = c, d
+	res.Body, res.state = c, &bodyState{deferred: d}
 	return res, nil
 }
 
@@ -93,5 +93,5 @@ var emptySumBytes = sha256.Sum256(nil)
 // mismatch fails its final Read with a *MismatchError and keeps this true.
 // Safe for concurrent use with reads of Body.
 func (res *Result) SignaturePending() bool {
-	return res != nil && res.deferred != nil && !res.deferred.ok.Load()
+	return res != nil && res.state != nil && res.state.deferred != nil && !res.state.deferred.ok.Load()
 }

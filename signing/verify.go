@@ -259,11 +259,13 @@ func checkSkew(t, now time.Time, maxSkew time.Duration) error {
 // A header sent empty or more than once is malformed: which value the
 // client signed would be a guess, and absence is what defers the check.
 func payloadHashHeader(r *http.Request) (string, error) {
-	vs := r.Header[HeaderContentSHA256]
-	if len(vs) > 1 || len(vs) == 1 && vs[0] == "" {
+	var p string
+	switch vs := r.Header[HeaderContentSHA256]; {
+	case len(vs) > 1 || len(vs) == 1 && vs[0] == "":
 		return "", fmt.Errorf("%w: x-amz-content-sha256 empty or repeated", ErrMalformedAuth)
+	case len(vs) == 1:
+		p = vs[0]
 	}
-	p := r.Header.Get(HeaderContentSHA256)
 	switch {
 	case p == "":
 		if hasBody(r) {
