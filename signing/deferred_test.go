@@ -214,3 +214,28 @@ func FuzzDeferredPayload(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkVerifyDeferredBody is BenchmarkVerifyHashedBody without
+// x-amz-content-sha256: the same hashing reader, the signature checked at
+// the end of the body.
+func BenchmarkVerifyDeferredBody(b *testing.B) {
+	data := bytes.Repeat([]byte("s3xproxy"), 1<<17) // 1 MiB
+	r := noHeaderSigned(b, "PUT", data, data, aws.Credentials{AccessKeyID: "LOCALKEY", SecretAccessKey: "localsecret"})
+	v := NewVerifier(testKeys)
+	buf := make([]byte, 32<<10)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Body = io.NopCloser(bytes.NewReader(data))
+		res, err := v.Verify(r, docTime)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{res.Body}, buf); err != nil {
+			b.Fatal(err)
+		}
+		if res.SignaturePending() {
+			b.Fatal("signature still pending")
+		}
+	}
+}
