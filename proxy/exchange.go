@@ -14,6 +14,7 @@ import (
 	"github.com/s3xproxy/s3xproxy/proxy/compat"
 	"github.com/s3xproxy/s3xproxy/proxy/route"
 	"github.com/s3xproxy/s3xproxy/session"
+	"github.com/s3xproxy/s3xproxy/signing"
 )
 
 // Request is one authenticated, authorized request on its way upstream, as
@@ -79,6 +80,10 @@ type exchange struct {
 	// closed: the client closed its connection before the upstream
 	// answered; the record says 499 whatever was written (errorHandler).
 	closed bool
+	// pending is the verification result of a request whose signature is
+	// checked at the end of its streamed body (settleSignature), nil
+	// otherwise; modifyResponse relays nothing while it is pending.
+	pending *signing.Result
 }
 
 // call is one logical upstream call (possibly two attempts), handed to the

@@ -27,9 +27,13 @@ const statusClientClosed = 499
 // Options.MD5ETags, replaces the ETag of a successful PutObject or
 // UploadPart with the MD5 of the payload (only when the whole payload was
 // hashed). The status, the other headers and the body pass through
-// unchanged.
+// unchanged, except that nothing is relayed for a request whose signature
+// is still pending (guardPending).
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if x := exchangeFrom(resp.Request.Context()); x != nil {
+		if err := guardPending(x, resp); err != nil {
+			return err
+		}
 		x.rec.ErrorCode = x.call.errorCode
 		if x.etag != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
 			if etag, ok := x.etag.ETag(); ok {
@@ -95,8 +99,21 @@ var errClientClosed = s3err.New(http.StatusServiceUnavailable, "ServiceUnavailab
 	"The request was cancelled because the client closed its connection before the upstream answered; "+
 		"it may or may not have taken effect. Please try again.")
 
-// classify maps a transport error to the S3 error the client sees.
+// classify maps a transport error to the S3 error the client sees; a
+// request whose signature is still pending learns no more than whether
+// the failure is worth retrying (unverifiedError).
 func (p *Proxy) classify(x *exchange, err error) *s3err.Error {
+	e := p.classifyTransport(x, err)
+	if x.pending.SignaturePending() {
+		if berr := x.call.bodyError(); berr == nil || errors.Is(berr, errDetached) {
+			return unverifiedError(e)
+		}
+	}
+	return e
+}
+
+// classifyTransport is classify for a verified request.
+func (p *Proxy) classifyTransport(x *exchange, err error) *s3err.Error {
 	var e *s3err.Error
 	if errors.As(err, &e) {
 		return e

@@ -122,6 +122,10 @@ func (p *Proxy) prepare(x *exchange, r *http.Request) error {
 	if err := checkSigV2Scope(res.Type, x.req.Op, query); err != nil {
 		return err
 	}
+	if err := settleSignature(x, res); err != nil {
+		return err
+	}
+	normalizeListQuery(x.req.Op.Name, query)
 	if addr.Bucket == "" {
 		return p.authorizeService(x, cred)
 	}

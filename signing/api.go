@@ -151,14 +151,20 @@ type Result struct {
 	// Trailer is the upstream x-amz-trailer value, if any.
 	Trailer string
 
-	// chunks is what WrapPayload needs of an aws-chunked Body with a
-	// trailer, nil otherwise. One pointer keeps the Result of a request
-	// without a body in its allocation size class.
-	chunks *chunkState
+	// state is what WrapPayload and SignaturePending need of an
+	// aws-chunked Body or of one that checks a deferred signature, nil
+	// otherwise. One pointer keeps the Result of a request without a body
+	// in its allocation size class.
+	state *bodyState
 }
 
-// chunkState is the aws-chunked state of a Result, for WrapPayload.
-type chunkState struct {
+// bodyState is the state of a Result's Body beyond the Body itself: for
+// aws-chunked bodies (WrapPayload) or a deferred signature check.
+type bodyState struct {
+	// deferred, when set, is the signature check a SigV4 Body without
+	// x-amz-content-sha256 runs at its end (SignaturePending); Body is the
+	// payload itself, and the fields below are unused.
+	deferred *deferredV4
 	// enc, when set, is Body: it re-encodes a decoded payload. When nil,
 	// Body is a client's unsigned aws-chunked stream, passed through as is.
 	enc *unsignedChunkEncoder

@@ -53,7 +53,7 @@ func (v *Verifier) result(r *http.Request, typ AuthType, akid string, key Key, p
 		res.Body, res.UpstreamContentSHA256, res.DecodedContentLength = body, StreamingUnsignedTrailer, dl
 		res.Trailer = r.Header.Get("X-Amz-Trailer")
 		if body != nil {
-			res.chunks = &chunkState{maxChunk: v.opts.MaxChunkSize}
+			res.state = &bodyState{maxChunk: v.opts.MaxChunkSize}
 		}
 	case StreamingSignedPayload, StreamingSignedTrailer:
 		if chain == nil {
@@ -101,9 +101,12 @@ func decodedContentLength(h http.Header) (int64, error) {
 // Read; the final Read waits for it before the check. Like any io.Reader,
 // a checkReader is used by one goroutine at a time.
 type checkReader struct {
-	rc       io.ReadCloser
-	h        hash.Hash
-	want     []byte
+	rc   io.ReadCloser
+	h    hash.Hash
+	want []byte
+	// sumCheck, when set, checks the digest instead of want and mismatch
+	// (a signature over it, see deferredV4).
+	sumCheck func(sum []byte) error
 	length   int64 // declared length, -1 if unknown
 	n        int64 // bytes read from rc
 	mismatch error
@@ -206,6 +209,9 @@ func (c *checkReader) verify() error {
 		return fmt.Errorf("%w: got %d of %d bytes", ErrIncompleteBody, c.n, c.length)
 	}
 	var sum [64]byte
+	if c.sumCheck != nil {
+		return c.sumCheck(c.h.Sum(sum[:0]))
+	}
 	if subtle.ConstantTimeCompare(c.h.Sum(sum[:0]), c.want) != 1 {
 		return c.mismatch
 	}
@@ -380,17 +386,17 @@ func (res *Result) WrapPayload(wrap func(io.ReadCloser) (io.ReadCloser, error)) 
 		_, err = io.Copy(io.Discard, rc)
 		rc.Close()
 		return err
-	case res.chunks == nil: // the payload itself
+	case res.state == nil || res.state.deferred != nil: // the payload itself
 		rc, err := wrap(res.Body)
 		if err != nil {
 			return err
 		}
 		res.Body = rc
 		return nil
-	case res.chunks.enc == nil: // a client's unsigned aws-chunked stream
+	case res.state.enc == nil: // a client's unsigned aws-chunked stream
 		return res.reencode(wrap)
 	}
-	enc := res.chunks.enc
+	enc := res.state.enc
 	rc, err := wrap(enc.src)
 	if err != nil {
 		return err
@@ -409,14 +415,14 @@ func (res *Result) reencode(wrap func(io.ReadCloser) (io.ReadCloser, error)) err
 	if err != nil {
 		return err
 	}
-	cr := newUnsignedChunkReader(res.Body, res.DecodedContentLength, res.chunks.maxChunk, names)
+	cr := newUnsignedChunkReader(res.Body, res.DecodedContentLength, res.state.maxChunk, names)
 	src, err := wrap(cr)
 	if err != nil {
 		return err
 	}
 	enc := newUnsignedChunkEncoder(cr, res.DecodedContentLength, upstreamChunkSize)
 	enc.src = src
-	res.Body, res.ContentLength, res.chunks.enc = enc, enc.length(), enc
+	res.Body, res.ContentLength, res.state.enc = enc, enc.length(), enc
 	return nil
 }
 

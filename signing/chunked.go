@@ -118,7 +118,7 @@ func (v *Verifier) chunked(r *http.Request, res *Result, chain *chunkChain, trai
 		return res, nil
 	}
 	enc := newUnsignedChunkEncoder(cr, dl, upstreamChunkSize)
-	res.Body, res.ContentLength, res.chunks = enc, enc.length(), &chunkState{enc: enc}
+	res.Body, res.ContentLength, res.state = enc, enc.length(), &bodyState{enc: enc}
 	res.UpstreamContentSHA256 = StreamingUnsignedTrailer
 	res.Trailer = strings.Join(names, ",")
 	return res, nil

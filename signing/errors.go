@@ -34,6 +34,12 @@ var (
 	ErrIncompleteBody = errors.New("signing: incomplete body")
 	// ErrInvalidToken: a session token that does not belong to the key.
 	ErrInvalidToken = errors.New("signing: invalid session token")
+	// ErrContentSHA256Required: a SigV4 request with a body and no
+	// x-amz-content-sha256 whose signature covers an empty payload, not its
+	// body (curl --aws-sigv4 -T before 8.x): the body is not signed, so it
+	// cannot be verified (S3: 400 InvalidRequest, "Missing required header
+	// for this request: x-amz-content-sha256").
+	ErrContentSHA256Required = errors.New("signing: x-amz-content-sha256 required")
 	// ErrExpiredToken: a session token past its expiry.
 	ErrExpiredToken = errors.New("signing: expired session token")
 )

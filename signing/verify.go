@@ -252,14 +252,24 @@ func checkSkew(t, now time.Time, maxSkew time.Duration) error {
 
 // payloadHashHeader returns the declared x-amz-content-sha256, validated.
 // When absent, a request without a body is taken as the hash of no bytes
-// (plain SigV4 clients); with a body it is an error, since the body cannot
-// be hashed before it is forwarded.
+// (plain SigV4 clients); with a body it is payloadDeferred: the canonical
+// request then ends with the hex SHA-256 of the body (the generic SigV4 of
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html,
+// which curl before 8.x signs), known only once the body has been read.
+// A header sent empty or more than once is malformed: which value the
+// client signed would be a guess, and absence is what defers the check.
 func payloadHashHeader(r *http.Request) (string, error) {
-	p := r.Header.Get(HeaderContentSHA256)
+	var p string
+	switch vs := r.Header[HeaderContentSHA256]; {
+	case len(vs) > 1 || len(vs) == 1 && vs[0] == "":
+		return "", fmt.Errorf("%w: x-amz-content-sha256 empty or repeated", ErrMalformedAuth)
+	case len(vs) == 1:
+		p = vs[0]
+	}
 	switch {
 	case p == "":
 		if hasBody(r) {
-			return "", fmt.Errorf("%w: missing x-amz-content-sha256", ErrMalformedAuth)
+			return payloadDeferred, nil
 		}
 		return emptySHA256, nil
 	case validPayloadHash(p):
@@ -364,6 +374,9 @@ func (v *Verifier) verifyV4Header(r *http.Request, auth, rawPath, rawQuery strin
 	defer putScratch(sc)
 	if err := sc.canonicalV4(r, rawPath, rawQuery, nil, a.signedHeaders, payload); err != nil {
 		return nil, err
+	}
+	if payload == payloadDeferred {
+		return v.deferV4(r, &a, key, sc.buf[:len(sc.buf)-len(payloadDeferred)], now)
 	}
 	dk, err := v.checkSignatureV4(sc, &a, key.SecretAccessKey)
 	if err != nil {

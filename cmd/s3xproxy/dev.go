@@ -108,7 +108,9 @@ func devProxyOptions(env *devEnv, logger zerolog.Logger) proxy.Options {
 			AccessKeyID: env.LocalKey, SecretAccessKey: env.LocalSecret,
 			Buckets: []string{"*"}, Access: proxy.AccessReadWrite,
 		}},
-		SigV2:     true,
+		SigV2: true,
+		// s3cmd checks the ETag of each upload against the MD5 it computed.
+		MD5ETags:  true,
 		Logger:    logger,
 		AccessLog: true,
 	}
@@ -150,21 +152,58 @@ func sha256Hex(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// recipe is one client's commands in the banner: shell lines that work
+// when pasted, in order, into one POSIX shell in an empty directory
+// (TestDevRecipes runs them).
+type recipe struct {
+	Title string
+	Tool  string // the program the lines run
+	Lines []string
+}
+
+// recipes are the banner's commands for curl, the aws CLI, s3cmd and
+// rclone, each uploading a file and listing or fetching it.
+func (env *devEnv) recipes() []recipe {
+	host := strings.TrimPrefix(env.Endpoint, "http://")
+	s3cmd := fmt.Sprintf("s3cmd -c /dev/null --access_key=%s --secret_key=%s --host=%s --host-bucket=%s --no-ssl --region=us-east-1",
+		env.LocalKey, env.LocalSecret, host, host)
+	return []recipe{
+		{Title: "curl", Tool: "curl", Lines: env.curlCommands()},
+		{Title: "aws CLI", Tool: "aws", Lines: []string{
+			fmt.Sprintf("export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=us-east-1", env.LocalKey, env.LocalSecret),
+			fmt.Sprintf("echo hi > hi.txt && aws --endpoint-url %s s3 cp hi.txt s3://%s/hi.txt", env.Endpoint, env.Alias),
+			fmt.Sprintf("aws --endpoint-url %s s3 ls s3://%s/", env.Endpoint, env.Alias),
+		}},
+		// -c /dev/null: no ~/.s3cfg needed; --host-bucket without
+		// %(bucket)s makes s3cmd use path-style URLs.
+		{Title: "s3cmd", Tool: "s3cmd", Lines: []string{
+			fmt.Sprintf("echo hi > hi.txt && %s put hi.txt s3://%s/hi-s3cmd.txt", s3cmd, env.Alias),
+			fmt.Sprintf("%s ls s3://%s/", s3cmd, env.Alias),
+		}},
+		// no_check_bucket: rclone would otherwise try CreateBucket, a
+		// control-plane call the proxy does not forward.
+		{Title: "rclone", Tool: "rclone", Lines: []string{
+			fmt.Sprintf("export RCLONE_CONFIG_S3X_TYPE=s3 RCLONE_CONFIG_S3X_PROVIDER=Other RCLONE_CONFIG_S3X_ENDPOINT=%s "+
+				"RCLONE_CONFIG_S3X_ACCESS_KEY_ID=%s RCLONE_CONFIG_S3X_SECRET_ACCESS_KEY=%s "+
+				"RCLONE_CONFIG_S3X_FORCE_PATH_STYLE=true RCLONE_CONFIG_S3X_NO_CHECK_BUCKET=true",
+				env.Endpoint, env.LocalKey, env.LocalSecret),
+			fmt.Sprintf("echo hi > hi.txt && rclone copyto hi.txt s3x:%s/hi-rclone.txt", env.Alias),
+			fmt.Sprintf("rclone ls s3x:%s", env.Alias),
+		}},
+	}
+}
+
 var devBanner = template.Must(template.New("banner").Parse(`
 s3xproxy dev: proxy {{.Env.Endpoint}} -> in-process S3 Express emulator
   bucket  {{.Env.Bucket}}  (alias "{{.Env.Alias}}")
   client credentials (local):  {{.Env.LocalKey}} / {{.Env.LocalSecret}}
   upstream IAM credentials (emulator only): {{.Env.IAMKey}} / {{.Env.IAMSecret}}
-
-curl:
-  {{index .Curl 0}}
-  {{index .Curl 1}}
-
-aws CLI:
-  export AWS_ACCESS_KEY_ID={{.Env.LocalKey}} AWS_SECRET_ACCESS_KEY={{.Env.LocalSecret}} AWS_DEFAULT_REGION=us-east-1
-  echo hi > hi.txt && aws --endpoint-url {{.Env.Endpoint}} s3 cp hi.txt s3://{{.Env.Alias}}/hi.txt
-  aws --endpoint-url {{.Env.Endpoint}} s3 ls s3://{{.Env.Alias}}/
-
+{{range .Recipes}}
+{{.Title}}:
+{{- range .Lines}}
+  {{.}}
+{{- end}}
+{{end}}
 Go (aws-sdk-go-v2):
   cfg, _ := config.LoadDefaultConfig(ctx, config.WithRegion("us-east-1"),
       config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("{{.Env.LocalKey}}", "{{.Env.LocalSecret}}", "")))
@@ -179,9 +218,9 @@ Ctrl-C stops both.
 
 func (env *devEnv) printBanner(w io.Writer) error {
 	return devBanner.Execute(w, struct {
-		Env  *devEnv
-		Curl []string
-	}{env, env.curlCommands()})
+		Env     *devEnv
+		Recipes []recipe
+	}{env, env.recipes()})
 }
 
 func runDev(args []string, stdout, stderr io.Writer) int {

@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -72,27 +74,87 @@ func TestDevBanner(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := out.String()
-	for _, want := range []string{env.Endpoint, env.LocalKey, env.LocalSecret, "curl --aws-sigv4", "aws --endpoint-url", "s3.NewFromConfig", "UsePathStyle"} {
+	for _, want := range []string{env.Endpoint, env.LocalKey, env.LocalSecret, "curl --aws-sigv4", "aws --endpoint-url", "s3cmd -c /dev/null", "rclone copyto", "s3.NewFromConfig", "UsePathStyle"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("banner lacks %q:\n%s", want, s)
 		}
 	}
 }
 
-// TestDevCurlCommands runs the printed curl commands for real.
-func TestDevCurlCommands(t *testing.T) {
-	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl not installed")
-	}
+// TestDevRecipes runs every printed recipe for real, as a user pasting it
+// would: its lines in one POSIX shell, in an empty directory, with a clean
+// environment (no AWS or rclone configuration). A recipe whose program is
+// not installed is skipped, or fails under S3X_REQUIRE_LEGACY_CLIENTS=1
+// (CI). Each must exit 0, and what it uploaded must be in the bucket.
+func TestDevRecipes(t *testing.T) {
 	env, logs := startTestDev(t)
-	cmds := env.curlCommands()
-	for i, c := range cmds {
-		out, err := exec.Command("sh", "-c", c+" --silent --show-error --fail-with-body").CombinedOutput()
-		if err != nil {
-			t.Fatalf("command %d failed: %v\n%s\n%s\nproxy log:\n%s", i, err, c, out, logs)
-		}
-		if i == len(cmds)-1 && string(out) != devObject {
-			t.Fatalf("GET printed %q, want the object", out)
-		}
+	recipes := env.recipes()
+	want := map[string]struct {
+		key, body, listed string // object written, its content, a line its listing prints
+	}{
+		"curl":    {"hello.txt", devObject, devObject},
+		"aws CLI": {"hi.txt", "hi\n", "hi.txt"},
+		"s3cmd":   {"hi-s3cmd.txt", "hi\n", "s3://demo/hi-s3cmd.txt"},
+		"rclone":  {"hi-rclone.txt", "hi\n", "hi-rclone.txt"},
 	}
+	if len(recipes) != len(want) {
+		t.Errorf("%d recipes, want %d (curl, aws CLI, s3cmd, rclone)", len(recipes), len(want))
+	}
+	for _, r := range recipes {
+		t.Run(r.Title, func(t *testing.T) {
+			w, ok := want[r.Title]
+			if !ok {
+				t.Fatalf("unexpected recipe %q", r.Title)
+			}
+			path, err := exec.LookPath(r.Tool)
+			if err != nil {
+				if os.Getenv("S3X_REQUIRE_LEGACY_CLIENTS") == "1" {
+					t.Fatalf("%s not installed (and S3X_REQUIRE_LEGACY_CLIENTS=1 forbids skipping)", r.Tool)
+				}
+				t.Skipf("%s not installed", r.Tool)
+			}
+			dir := t.TempDir()
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "/bin/sh", "-e", "-c", strings.Join(r.Lines, "\n"))
+			cmd.Dir = dir
+			cmd.Env = []string{"PATH=" + filepath.Dir(path) + ":/usr/bin:/bin", "HOME=" + dir, "TMPDIR=" + dir, "LANG=C.UTF-8",
+				"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=", "NO_PROXY=*", "no_proxy=*", "PYTHONDONTWRITEBYTECODE=1"}
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("recipe failed: %v\n%s\n--- output:\n%s\n--- proxy log:\n%s", err, strings.Join(r.Lines, "\n"), out, logs)
+			}
+			if !strings.Contains(string(out), w.listed) {
+				t.Errorf("output lacks %q:\n%s", w.listed, out)
+			}
+			if got := devGet(t, env, w.key); got != w.body {
+				t.Errorf("%s holds %q, want %q", w.key, got, w.body)
+			}
+		})
+	}
+}
+
+// devGet fetches key from the demo bucket through the proxy.
+func devGet(t *testing.T, env *devEnv, key string) string {
+	t.Helper()
+	req, err := http.NewRequest("GET", env.Endpoint+"/"+env.Alias+"/"+key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Amz-Content-Sha256", sha256Hex(""))
+	err = v4.NewSigner().SignHTTP(context.Background(),
+		aws.Credentials{AccessKeyID: env.LocalKey, SecretAccessKey: env.LocalSecret}, req, sha256Hex(""), "s3", "us-east-1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", key, resp.StatusCode, b)
+	}
+	return string(b)
 }

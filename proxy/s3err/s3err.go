@@ -83,6 +83,7 @@ var table = []mapping{
 	{signing.ErrHeadersNotSigned, 403, "AccessDenied", "There were headers present in the request which were not signed"},
 	{signing.ErrRequestTimeTooSkewed, 403, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large."},
 	{signing.ErrRequestExpired, 403, "AccessDenied", "Request has expired"},
+	{signing.ErrContentSHA256Required, 400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256"},
 	{signing.ErrContentSHA256Mismatch, 400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."},
 	{signing.ErrBadDigest, 400, "BadDigest", "The Content-MD5 you specified did not match what we received."},
 	{signing.ErrInvalidDigest, 400, "InvalidDigest", "The Content-MD5 you specified is not valid."},

@@ -164,6 +164,9 @@ func (rc *reqCtx) listParams(maxName string) (listParams, *s3Error) {
 		if p.delim != "" && p.delim != "/" {
 			return p, newErr(http.StatusBadRequest, "InvalidArgument", "This bucket only supports / as a delimiter")
 		}
+		if p.delim == "" && rc.q.has("delimiter") { // present but empty: S3 Express refuses it too
+			return p, newErr(http.StatusBadRequest, "InvalidArgument", `Delimiter must be "/" for directory buckets`)
+		}
 		if p.delim != "" && p.prefix != "" && !strings.HasSuffix(p.prefix, "/") {
 			return p, newErr(http.StatusBadRequest, "InvalidArgument", "When a delimiter is specified, the prefix must end with the delimiter in directory buckets")
 		}
