@@ -21,8 +21,12 @@ import (
 // Defaults applied by New to zero Options fields.
 const (
 	DefaultReplayBuffer = 8 << 20
-	DefaultMaxClockSkew = 15 * time.Minute
-	DefaultScheme       = "https"
+	// DefaultBodyIdleTimeout is above the ~20 s after which S3 itself
+	// answers an idle upload 400 RequestTimeout, so against S3 its answer
+	// normally comes first.
+	DefaultBodyIdleTimeout = 30 * time.Second
+	DefaultMaxClockSkew    = 15 * time.Minute
+	DefaultScheme          = "https"
 )
 
 // Session modes of Options.SessionMode.
@@ -52,6 +56,7 @@ type Proxy struct {
 	cache     *session.Cache
 	transport *signingTransport
 	rp        *httputil.ReverseProxy
+	replay    replayPolicy
 }
 
 // New validates opts and returns a Proxy. opts is copied; defaults are
@@ -66,6 +71,7 @@ func New(opts Options) (*Proxy, error) {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	p := &Proxy{opts: opts, now: opts.Now, log: opts.Logger, router: router}
+	p.replay = replayPolicy{limit: opts.ReplayBuffer, budget: opts.ReplayBudget}
 	for _, d := range opts.VirtualHostDomains {
 		p.domains = append(p.domains, strings.TrimSuffix(strings.ToLower(d), "."))
 	}
@@ -137,6 +143,12 @@ func applyDefaults(o *Options) error {
 	}
 	if o.ReplayBuffer == 0 {
 		o.ReplayBuffer = DefaultReplayBuffer
+	}
+	if o.ReplayBudget == nil {
+		o.ReplayBudget = NewReplayBudget(DefaultReplayBudget)
+	}
+	if o.BodyIdleTimeout == 0 {
+		o.BodyIdleTimeout = DefaultBodyIdleTimeout
 	}
 	if o.MaxClockSkew == 0 {
 		o.MaxClockSkew = DefaultMaxClockSkew
