@@ -69,6 +69,8 @@ type exchange struct {
 	// etag hashes the payload of a PutObject or UploadPart under
 	// Options.MD5ETags (nil otherwise); modifyResponse reads it.
 	etag *compat.PayloadMD5
+	// idle is the inbound body's idle timeout (unset without a body).
+	idle idleBody
 }
 
 // call is one logical upstream call (possibly two attempts), handed to the

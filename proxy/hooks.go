@@ -60,6 +60,14 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		s3err.Write(w, r, err, "")
 		return
 	}
+	// Before the client-gone check: the idle deadline cancels the context.
+	if x.idle.timedOut() {
+		x.rec.ErrorCode = errRequestTimeout.Code
+		if !x.w.wrote() {
+			p.fail(x, x.req.In, errRequestTimeout)
+		}
+		return
+	}
 	if r.Context().Err() != nil {
 		x.rec.ErrorCode = "ClientClosedRequest"
 		if !x.w.wrote() {

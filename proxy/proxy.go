@@ -21,12 +21,8 @@ import (
 // Defaults applied by New to zero Options fields.
 const (
 	DefaultReplayBuffer = 8 << 20
-	// DefaultBodyIdleTimeout is above the ~20 s after which S3 itself
-	// answers an idle upload 400 RequestTimeout, so against S3 its answer
-	// normally comes first.
-	DefaultBodyIdleTimeout = 30 * time.Second
-	DefaultMaxClockSkew    = 15 * time.Minute
-	DefaultScheme          = "https"
+	DefaultMaxClockSkew = 15 * time.Minute
+	DefaultScheme       = "https"
 )
 
 // Session modes of Options.SessionMode.
