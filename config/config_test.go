@@ -30,7 +30,8 @@ func TestDefaults(t *testing.T) {
 	cfg := mustParse(t, "upstream:\n  region: us-west-2\n", nil)
 	want := &Config{
 		Server: Server{Listen: ":8080", ShutdownGrace: 30 * time.Second, ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout: 120 * time.Second, MaxHeaderBytes: 65536},
+			IdleTimeout: 120 * time.Second, MaxHeaderBytes: 65536,
+			BodyIdleTimeout: 30 * time.Second, MaxConnections: 1024, MaxInFlight: 256},
 		TLS: TLS{Listen: ":8443", Mode: "off", ACME: ACME{
 			CA: "https://acme-v02.api.letsencrypt.org/directory", Storage: "/var/lib/s3xproxy"}},
 		Admin: Admin{Listen: "127.0.0.1:9090"},
@@ -41,7 +42,7 @@ func TestDefaults(t *testing.T) {
 		Sessions: Sessions{Mode: "auto", RefreshBefore: time.Minute, MaxEntries: 10000, IdleTTL: 10 * time.Minute,
 			CreateRate: 20, CreateBurst: 40, CreateWait: 2 * time.Second, FailureTTL: 5 * time.Second,
 			CreateTimeout: 10 * time.Second},
-		Retry: Retry{ReplayBuffer: 8 << 20},
+		Retry: Retry{ReplayBuffer: 8 << 20, ReplayBudget: 64 << 20},
 		Auth: Auth{Anonymous: "deny", MaxClockSkew: 15 * time.Minute, SigV2: ptr(true),
 			LocalSessionTTL: 5 * time.Minute},
 	}
@@ -58,6 +59,9 @@ server:
   read_header_timeout: 5s
   idle_timeout: 1m
   max_header_bytes: 131072
+  body_idle_timeout: 0s
+  max_connections: 10
+  max_in_flight: 0
 tls: {mode: self-signed, listen: ":18443"}
 admin: {listen: "", pprof: true}
 log: {level: debug, format: console, access_log: false}
@@ -81,7 +85,7 @@ buckets:
     - {name: my.legacy.bucket, target: b--use1-atl2-az1--x-s3}
 sessions: {mode: readwrite, refresh_before: 2s, max_entries: 5, idle_ttl: 1h, create_rate: 0.5,
            create_burst: 1, create_wait: 0s, failure_ttl: 0, create_timeout: 3s}
-retry: {replay_buffer: 512KiB}
+retry: {replay_buffer: 512KiB, replay_budget: 0}
 auth:
   anonymous: read
   max_clock_skew: 5m
@@ -107,6 +111,9 @@ func TestFullConfig(t *testing.T) {
 		{"server.shutdown_grace", cfg.Server.ShutdownGrace, 45 * time.Second},
 		{"server.idle_timeout", cfg.Server.IdleTimeout, time.Minute},
 		{"server.max_header_bytes", cfg.Server.MaxHeaderBytes, 131072},
+		{"server.body_idle_timeout explicit 0", cfg.Server.BodyIdleTimeout, time.Duration(0)},
+		{"server.max_connections", cfg.Server.MaxConnections, 10},
+		{"server.max_in_flight explicit 0", cfg.Server.MaxInFlight, 0},
 		{"tls.mode", cfg.TLS.Mode, "self-signed"},
 		{"admin.listen disabled", cfg.Admin.Listen, ""},
 		{"admin.pprof", cfg.Admin.PProf, true},
@@ -127,6 +134,7 @@ func TestFullConfig(t *testing.T) {
 		{"sessions.create_wait explicit 0", cfg.Sessions.CreateWait, time.Duration(0)},
 		{"sessions.failure_ttl explicit 0", cfg.Sessions.FailureTTL, time.Duration(0)},
 		{"retry.replay_buffer", cfg.Retry.ReplayBuffer, ByteSize(512 << 10)},
+		{"retry.replay_budget explicit 0", cfg.Retry.ReplayBudget, ByteSize(0)},
 		{"auth.sigv2", *cfg.Auth.SigV2, false},
 		{"compat.md5_etags", cfg.Compat.MD5ETags, true},
 		{"auth.credentials", cfg.Auth.Credentials, []LocalCredential{
