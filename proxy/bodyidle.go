@@ -37,9 +37,10 @@ type readDeadliner interface {
 // ahead and moved only once timeout/8 has passed: every read starts with at
 // least timeout to go, and a stalled client is cut after timeout to
 // 9/8 timeout. Time the proxy spends not reading (upstream back-pressure)
-// does not count. At the end of the body the deadline is cleared: net/http
-// then reads the connection in the background to notice a client that
-// hangs up, and a deadline left there would cancel the request.
+// does not count. At the end of the body the deadline is cleared, so no
+// timer outlives the body (net/http's HTTP/1 server clears it too before
+// its background read for a client hanging up; an HTTP/2 stream keeps its
+// read-deadline timer otherwise).
 //
 // Reads come from one goroutine at a time (the replay body serializes the
 // attempts); timedOut may be called from any goroutine.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -55,15 +56,20 @@ func checkSlowDown(t *testing.T, resp *http.Response, body string, took time.Dur
 // SlowDown at once; once a request finishes there is room again.
 func TestMaxInFlight(t *testing.T) {
 	release := make(chan struct{})
+	entered := make(chan struct{}, 2)
 	s := startGateway(t, Options{
 		MaxInFlight: 2,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/block" {
+				entered <- struct{}{}
 				<-release
 			}
 			io.WriteString(w, "ok")
 		}),
 	})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // runs before the gateway's shutdown, even after a failure
 	plain, _, _ := s.Addrs()
 	base := "http://" + plain.String()
 	done := make(chan int, 2)
@@ -78,7 +84,8 @@ func TestMaxInFlight(t *testing.T) {
 			done <- resp.StatusCode
 		}()
 	}
-	waitUntil(t, func() bool { return s.Limits().InFlight == 2 }, "two requests in flight")
+	<-entered
+	<-entered
 	start := time.Now()
 	resp, err := http.Get(base + "/other")
 	if err != nil {
@@ -87,7 +94,7 @@ func TestMaxInFlight(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	checkSlowDown(t, resp, string(b), time.Since(start))
-	close(release)
+	unblock()
 	for range 2 {
 		if st := <-done; st != 200 {
 			t.Fatalf("a request within the cap got %d", st)
@@ -112,15 +119,17 @@ func TestMaxConnections(t *testing.T) {
 	})
 	plain, tlsAddr, _ := s.Addrs()
 	var held []net.Conn
-	for range 2 {
+	for range 2 { // two keep-alive connections, served once so both are surely accepted
 		c, err := net.Dial("tcp", plain.String())
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		if resp, body := rawGet(t, c); resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("a connection within the cap got %d %q", resp.StatusCode, body)
+		}
 		held = append(held, c)
 	}
-	waitUntil(t, func() bool { return s.Limits().Connections == 2 }, "two connections open")
 
 	start := time.Now()
 	over, err := net.Dial("tcp", plain.String())
