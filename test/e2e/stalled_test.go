@@ -121,6 +121,11 @@ func TestStalledUploadsStayBounded(t *testing.T) {
 	waitUntil(t, 5*time.Second, func() bool { return budget.InUse() == 0 }, "the replay budget to be released")
 	waitUntil(t, 5*time.Second, func() bool { return runtime.NumGoroutine() <= baseGoroutines+5 },
 		fmt.Sprintf("goroutines back to the baseline %d", baseGoroutines))
+	// Two collections: pooled replay segments survive the first one.
+	waitUntil(t, 5*time.Second, func() bool { heapInUse(); return heapInUse() < baseHeap+16<<20 },
+		fmt.Sprintf("the heap back within 16 MiB of the baseline %d MiB", baseHeap>>20))
+	t.Logf("after the timeout: heap %d MiB (baseline %d), %d goroutines (baseline %d)",
+		heapInUse()>>20, baseHeap>>20, runtime.NumGoroutine(), baseGoroutines)
 }
 
 type stalledResult struct {
