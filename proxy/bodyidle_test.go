@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -284,3 +285,38 @@ func BenchmarkIdleBodyRead(b *testing.B) {
 type freeReader struct{}
 
 func (freeReader) Read(p []byte) (int, error) { return len(p), nil }
+
+// TestBodyIdleTimeoutHTTP2: over HTTP/2 the deadline is the stream's, and
+// a stalled upload gets 400 RequestTimeout the same way.
+func TestBodyIdleTimeoutHTTP2(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	p, _ := newTestProxy(t, &fakeUpstream{}, func(o *Options) { o.BodyIdleTimeout = timeout })
+	srv := httptest.NewUnstartedServer(p)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	req, err := http.NewRequest("PUT", srv.URL+"/data/idle-h2", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = 10
+	signUnsigned(t, req)
+	go pw.Write([]byte("12345")) // half the body, then nothing
+	start := time.Now()
+	c := srv.Client()
+	c.Timeout = 5 * time.Second // without the idle timeout the upload would wait forever
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.ProtoMajor != 2 || resp.StatusCode != 400 || !strings.Contains(string(b), "<Code>RequestTimeout</Code>") {
+		t.Fatalf("HTTP/%d %d %s, want HTTP/2 400 RequestTimeout", resp.ProtoMajor, resp.StatusCode, b)
+	}
+	if took := time.Since(start); took < timeout || took > 4*timeout {
+		t.Errorf("answered after %v, want between %v and %v", took, timeout, 4*timeout)
+	}
+}
