@@ -32,6 +32,15 @@ type Server struct {
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
 	// HTTPRedirect makes the plain listener redirect to HTTPS when TLS is on. Default false.
 	HTTPRedirect bool `yaml:"http_redirect"`
+	// BodyIdleTimeout ends an upload whose client sends no body bytes for
+	// this long with 400 RequestTimeout (upstream aborted). Default 30s; 0 disables.
+	BodyIdleTimeout time.Duration `yaml:"body_idle_timeout"`
+	// MaxConnections caps open client connections; over it, 503 SlowDown
+	// (plain HTTP) or a close (HTTPS). Default 1024; 0 disables.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxInFlight caps client requests in progress; over it, 503 SlowDown at
+	// once. Default 256; 0 disables.
+	MaxInFlight int `yaml:"max_in_flight"`
 }
 
 // TLS is the HTTPS listener.
@@ -161,6 +170,10 @@ type Sessions struct {
 type Retry struct {
 	// ReplayBuffer bounds the request body kept for a retry. Default 8MiB.
 	ReplayBuffer ByteSize `yaml:"replay_buffer"`
+	// ReplayBudget bounds the replay buffers of all requests in flight
+	// together; a request that cannot get budget streams without one.
+	// Default 64MiB; 0: no body is kept.
+	ReplayBudget ByteSize `yaml:"replay_budget"`
 }
 
 // Auth configures inbound authentication.

@@ -30,7 +30,8 @@ func TestDefaults(t *testing.T) {
 	cfg := mustParse(t, "upstream:\n  region: us-west-2\n", nil)
 	want := &Config{
 		Server: Server{Listen: ":8080", ShutdownGrace: 30 * time.Second, ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout: 120 * time.Second, MaxHeaderBytes: 65536},
+			IdleTimeout: 120 * time.Second, MaxHeaderBytes: 65536,
+			BodyIdleTimeout: 30 * time.Second, MaxConnections: 1024, MaxInFlight: 256},
 		TLS: TLS{Listen: ":8443", Mode: "off", ACME: ACME{
 			CA: "https://acme-v02.api.letsencrypt.org/directory", Storage: "/var/lib/s3xproxy"}},
 		Admin: Admin{Listen: "127.0.0.1:9090"},
@@ -42,7 +43,7 @@ func TestDefaults(t *testing.T) {
 			CreateRate: 20, CreateBurst: 40, CreateWait: 2 * time.Second, FailureTTL: 5 * time.Second,
 			CreateTimeout:         10 * time.Second,
 			CreateRatePerIdentity: 5, CreateBurstPerIdentity: 10, NegativeTTL: 30 * time.Second},
-		Retry: Retry{ReplayBuffer: 8 << 20},
+		Retry: Retry{ReplayBuffer: 8 << 20, ReplayBudget: 64 << 20},
 		Auth: Auth{Anonymous: "deny", MaxClockSkew: 15 * time.Minute, SigV2: ptr(true),
 			LocalSessions: LocalSessions{TTL: 5 * time.Minute}},
 	}
@@ -60,6 +61,9 @@ server:
   read_header_timeout: 5s
   idle_timeout: 1m
   max_header_bytes: 131072
+  body_idle_timeout: 0s
+  max_connections: 10
+  max_in_flight: 0
 tls: {mode: self-signed, listen: ":18443"}
 admin: {listen: "", pprof: true}
 log: {level: debug, format: console, access_log: false}
@@ -83,7 +87,7 @@ buckets:
     - {name: my.legacy.bucket, target: b--use1-atl2-az1--x-s3}
 sessions: {mode: readwrite, refresh_before: 2s, max_entries: 5, idle_ttl: 1h, create_rate: 0.5,
            create_burst: 1, create_wait: 0s, failure_ttl: 0, create_timeout: 3s}
-retry: {replay_buffer: 512KiB}
+retry: {replay_buffer: 512KiB, replay_budget: 0}
 auth:
   anonymous: read
   max_clock_skew: 5m
@@ -111,6 +115,9 @@ func TestFullConfig(t *testing.T) {
 		{"server.shutdown_grace", cfg.Server.ShutdownGrace, 45 * time.Second},
 		{"server.idle_timeout", cfg.Server.IdleTimeout, time.Minute},
 		{"server.max_header_bytes", cfg.Server.MaxHeaderBytes, 131072},
+		{"server.body_idle_timeout explicit 0", cfg.Server.BodyIdleTimeout, time.Duration(0)},
+		{"server.max_connections", cfg.Server.MaxConnections, 10},
+		{"server.max_in_flight explicit 0", cfg.Server.MaxInFlight, 0},
 		{"tls.mode", cfg.TLS.Mode, "self-signed"},
 		{"admin.listen disabled", cfg.Admin.Listen, ""},
 		{"admin.pprof", cfg.Admin.PProf, true},
@@ -133,6 +140,7 @@ func TestFullConfig(t *testing.T) {
 		{"sessions.create_rate_per_identity from create_rate", cfg.Sessions.CreateRatePerIdentity, 0.125},
 		{"sessions.create_burst_per_identity at least 1", cfg.Sessions.CreateBurstPerIdentity, 1},
 		{"retry.replay_buffer", cfg.Retry.ReplayBuffer, ByteSize(512 << 10)},
+		{"retry.replay_budget explicit 0", cfg.Retry.ReplayBudget, ByteSize(0)},
 		{"auth.sigv2", *cfg.Auth.SigV2, false},
 		{"auth.local_sessions", cfg.Auth.LocalSessions, LocalSessions{Keys: []string{
 			"c2Vzc2lvbi1rZXktZm9yLXRoZS1leGFtcGxlLTMyYnl0ZXM=", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"}, TTL: time.Minute}},

@@ -15,6 +15,7 @@ const (
 	DefaultACMECA        = "https://acme-v02.api.letsencrypt.org/directory"
 	DefaultACMEStorage   = "/var/lib/s3xproxy"
 	DefaultReplayBuffer  = 8 << 20
+	DefaultReplayBudget  = 64 << 20
 	DefaultMaxHeaderSize = 64 << 10
 	DefaultMaxListPages  = 10
 )
@@ -52,6 +53,9 @@ func applyDefaults(c *Config, set map[string]bool) {
 	d.dur("server.read_header_timeout", &c.Server.ReadHeaderTimeout, 10*time.Second)
 	d.dur("server.idle_timeout", &c.Server.IdleTimeout, 120*time.Second)
 	d.integer("server.max_header_bytes", &c.Server.MaxHeaderBytes, DefaultMaxHeaderSize)
+	d.dur("server.body_idle_timeout", &c.Server.BodyIdleTimeout, 30*time.Second)
+	d.integer("server.max_connections", &c.Server.MaxConnections, 1024)
+	d.integer("server.max_in_flight", &c.Server.MaxInFlight, 256)
 
 	d.str("tls.listen", &c.TLS.Listen, DefaultTLSListen)
 	d.str("tls.mode", &c.TLS.Mode, "off")
@@ -81,6 +85,9 @@ func applyDefaults(c *Config, set map[string]bool) {
 	d.sessions(&c.Sessions)
 	if !set["retry.replay_buffer"] {
 		c.Retry.ReplayBuffer = DefaultReplayBuffer
+	}
+	if !set["retry.replay_budget"] {
+		c.Retry.ReplayBudget = DefaultReplayBudget
 	}
 	d.auth(&c.Auth)
 	d.integer("compat.max_list_pages_per_request", &c.Compat.MaxListPagesPerRequest, DefaultMaxListPages)

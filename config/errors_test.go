@@ -92,6 +92,10 @@ func TestErrors(t *testing.T) {
 			`c.yaml:4: tls.acme.email: required when tls.mode is acme`,
 			`c.yaml:4: tls.acme.on_demand: needs server.virtual_host_domains (certificates are issued for <bucket>.<domain>)`,
 			`c.yaml:4: tls.acme.ca: must be an http(s) ACME directory URL, got "ftp://x"`}},
+		{"memory limits", region + "server:\n  body_idle_timeout: -1s\n  max_connections: -1\n  max_in_flight: -2\n", []string{
+			"c.yaml:3: server.body_idle_timeout: must not be negative",
+			"c.yaml:4: server.max_connections: must be >= 0 (0: no cap)",
+			"c.yaml:5: server.max_in_flight: must be >= 0 (0: no cap)"}},
 		{"redirect without tls", region + "server: {http_redirect: true}\n", []string{"c.yaml:2: server.http_redirect: needs tls.mode other than off"}},
 		{"env unset", region + "auth:\n  credentials:\n    - access_key_id: K\n      secret_access_key: ${NOT_SET}\n", []string{
 			"c.yaml:5: auth.credentials[0].secret_access_key: environment variable NOT_SET is not set (use ${NOT_SET:-default} for a default)"}},

@@ -28,6 +28,7 @@ func validate(c *Config, d *decoder) {
 	v.sessions(&c.Sessions)
 	v.auth(&c.Auth)
 	v.intRange("compat.max_list_pages_per_request", c.Compat.MaxListPagesPerRequest, 1, 1000)
+	v.limits(c)
 }
 
 // lineOf returns the line of path or of its nearest ancestor, 0 if none.

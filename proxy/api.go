@@ -82,8 +82,22 @@ type Options struct {
 	// "iam" (no sessions: every request IAM-signed).
 	SessionMode string
 
-	// ReplayBuffer bounds the body kept for the one retry. Default 8 MiB.
+	// ReplayBuffer bounds the body kept for the one retry. Default 8 MiB;
+	// negative: bodies are never kept (body-less requests still retry).
 	ReplayBuffer int64
+	// ReplayBudget bounds the replay buffers of all requests in flight
+	// together; a request that cannot get budget streams without one. Share
+	// one budget between the proxies a process builds (see ReplayBudget).
+	// Default: a budget of DefaultReplayBudget for this proxy alone.
+	ReplayBudget *ReplayBudget
+	// BodyIdleTimeout ends a request whose client sends no body bytes for
+	// this long while the proxy waits for them: the upstream request is
+	// aborted (nothing is committed) and the client gets 400 RequestTimeout.
+	// It uses http.ResponseController.SetReadDeadline, so it works only
+	// where the server's ResponseWriter supports that (net/http's HTTP/1
+	// and HTTP/2 servers do). Default DefaultBodyIdleTimeout; negative
+	// disables it.
+	BodyIdleTimeout time.Duration
 
 	// Anonymous is the access of unauthenticated requests. Default AccessNone.
 	Anonymous Access

@@ -84,6 +84,8 @@ type exchange struct {
 	// checked at the end of its streamed body (settleSignature), nil
 	// otherwise; modifyResponse relays nothing while it is pending.
 	pending *signing.Result
+	// idle is the inbound body's idle timeout (unset without a body).
+	idle idleBody
 }
 
 // call is one logical upstream call (possibly two attempts), handed to the

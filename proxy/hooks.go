@@ -73,6 +73,16 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		s3err.Write(w, r, err, "")
 		return
 	}
+	// Before the client-gone case below: the idle deadline cancels the
+	// request context too.
+	if x.idle.timedOut() {
+		x.rec.ErrorCode = errRequestTimeout.Code
+		if x.w.wrote() {
+			panic(http.ErrAbortHandler)
+		}
+		p.fail(x, x.req.In, errRequestTimeout)
+		return
+	}
 	e := p.classify(x, err)
 	if x.w.wrote() {
 		x.rec.ErrorCode = e.Code

@@ -52,6 +52,7 @@ type Proxy struct {
 	cache     *session.Cache
 	transport *signingTransport
 	rp        *httputil.ReverseProxy
+	replay    replayPolicy
 }
 
 // New validates opts and returns a Proxy. opts is copied; defaults are
@@ -66,6 +67,7 @@ func New(opts Options) (*Proxy, error) {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	p := &Proxy{opts: opts, now: opts.Now, log: opts.Logger, router: router}
+	p.replay = replayPolicy{limit: opts.ReplayBuffer, budget: opts.ReplayBudget}
 	for _, d := range opts.VirtualHostDomains {
 		p.domains = append(p.domains, strings.TrimSuffix(strings.ToLower(d), "."))
 	}
@@ -142,6 +144,12 @@ func applyDefaults(o *Options) error {
 	}
 	if o.ReplayBuffer == 0 {
 		o.ReplayBuffer = DefaultReplayBuffer
+	}
+	if o.ReplayBudget == nil {
+		o.ReplayBudget = NewReplayBudget(DefaultReplayBudget)
+	}
+	if o.BodyIdleTimeout == 0 {
+		o.BodyIdleTimeout = DefaultBodyIdleTimeout
 	}
 	if o.MaxClockSkew == 0 {
 		o.MaxClockSkew = DefaultMaxClockSkew

@@ -20,19 +20,51 @@ const replaySegment = 64 << 10
 
 var segmentPool = sync.Pool{New: func() any { return new([replaySegment]byte) }}
 
+// replayPolicy is how much of a body may be kept for a retry: at most
+// limit bytes per request, and only while the process-wide budget has room
+// (nil: no process-wide bound).
+type replayPolicy struct {
+	limit  int64
+	budget *ReplayBudget
+}
+
+// acquire takes n bytes of budget, reporting whether it could.
+func (p replayPolicy) acquire(n int64) bool { return p.budget == nil || p.budget.TryAcquire(n) }
+
+func (p replayPolicy) release(n int64) {
+	if p.budget != nil {
+		p.budget.Release(n)
+	}
+}
+
+// segmentsFor is the replay-buffer memory a body of n bytes takes.
+func segmentsFor(n int64) int64 {
+	return (n + replaySegment - 1) / replaySegment * replaySegment
+}
+
 // replayBody wraps the outbound request body. It counts the bytes read,
 // records the first read error (a failed payload check is the real cause of
 // an aborted upstream request), and keeps the bytes in a buffer bounded by
 // the replay limit so the one retry can resend them. It never buffers more
 // than the limit: a longer body is simply not replayable once read.
+//
+// The buffer's memory is charged to the policy's budget: a body of known
+// length reserves all its segments up front, so whether it is replayable is
+// settled before a byte is sent and no work is thrown away half way; a body
+// of unknown length takes budget segment by segment and stops being
+// replayable when it cannot get the next one. The budget is given back
+// exactly once, by release.
 type replayBody struct {
 	c     *call
 	src   io.Reader
 	keep  bool // tee into buf while it fits
 	limit int64
+	pol   replayPolicy
+	grow  bool // unknown length: budget is taken per segment in tee
 
 	mu       sync.Mutex // guards everything below
 	segs     []*[replaySegment]byte
+	reserved int64 // budget held (bytes), given back by drop or release
 	size     int64 // bytes teed into segs
 	n        int64
 	eof      bool
@@ -43,13 +75,25 @@ type replayBody struct {
 }
 
 // newReplayBody wraps src (nil when the request has no body). length is
-// the declared upstream length, -1 if unknown; a body known to exceed limit
-// is not teed at all.
-func newReplayBody(src io.ReadCloser, length, limit int64, c *call) *replayBody {
+// the declared upstream length, -1 if unknown; a body known to exceed the
+// policy's limit, or that cannot reserve its buffer from the budget, is not
+// teed at all.
+func newReplayBody(src io.ReadCloser, length int64, c *call, pol replayPolicy) *replayBody {
 	if src == nil || src == http.NoBody {
 		return nil
 	}
-	return &replayBody{c: c, src: src, keep: length <= limit, limit: limit}
+	b := &replayBody{c: c, src: src, limit: pol.limit, pol: pol}
+	switch {
+	case length > pol.limit:
+	case length >= 0:
+		n := segmentsFor(length)
+		if b.keep = pol.acquire(n); b.keep {
+			b.reserved = n
+		}
+	default:
+		b.keep, b.grow = true, true
+	}
+	return b
 }
 
 // Read implements io.Reader.
@@ -89,12 +133,20 @@ func (b *replayBody) tee(p []byte) {
 	}
 	if b.size+int64(len(p)) > b.limit {
 		b.overflow = true
-		b.putSegments()
+		b.drop()
 		return
 	}
 	for len(p) > 0 {
 		off := int(b.size % replaySegment)
 		if off == 0 {
+			if b.grow && !b.pol.acquire(replaySegment) {
+				b.overflow = true
+				b.drop()
+				return
+			}
+			if b.grow {
+				b.reserved += replaySegment
+			}
 			b.segs = append(b.segs, segmentPool.Get().(*[replaySegment]byte))
 		}
 		n := copy(b.segs[len(b.segs)-1][off:], p)
@@ -111,9 +163,20 @@ func (b *replayBody) putSegments() {
 	b.segs, b.size = nil, 0
 }
 
-// release gives the replay buffer back once no retry can need it. The
-// transport may still be reading the body (an early answer); those bytes
-// are no longer teed. A nil b is a request without a body.
+// drop returns the replay buffer to the pool and its budget to the
+// policy. b.mu is held.
+func (b *replayBody) drop() {
+	b.putSegments()
+	b.pol.release(b.reserved)
+	b.reserved = 0
+}
+
+// release gives the replay buffer and its budget back once no retry can
+// need it; the signing transport calls it exactly when RoundTrip returns
+// (later calls do nothing). The transport may still be reading the body
+// (an early answer); those bytes are no longer teed. Segments a retry took
+// over (buffered) are left to the garbage collector; their budget is
+// returned here all the same. A nil b is a request without a body.
 func (b *replayBody) release() {
 	if b == nil {
 		return
@@ -121,7 +184,7 @@ func (b *replayBody) release() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.keep = false
-	b.putSegments()
+	b.drop()
 }
 
 // buffered returns a reader over the teed bytes. The segments are not
@@ -161,6 +224,7 @@ func (b *replayBody) detach() (io.ReadCloser, bool) {
 	if b.reading || b.overflow || b.failed || (b.n > 0 && !b.keep) {
 		return nil, false
 	}
+	// rest never tees (keep false), so it holds no budget.
 	rest := &replayBody{c: b.c, src: b.src, keep: false, limit: b.limit}
 	if b.eof {
 		rest = &replayBody{c: b.c, src: eofReader{}, limit: b.limit}

@@ -29,7 +29,7 @@ func TestReplayBodyDetach(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &call{}
-			b := newReplayBody(io.NopCloser(strings.NewReader(tt.body)), tt.length, tt.limit, c)
+			b := newReplayBody(io.NopCloser(strings.NewReader(tt.body)), tt.length, c, replayPolicy{limit: tt.limit})
 			switch {
 			case tt.read < 0:
 				if got, err := io.ReadAll(b); err != nil || string(got) != tt.body {
@@ -62,10 +62,10 @@ func TestReplayBodyDetach(t *testing.T) {
 }
 
 func TestReplayBodyNil(t *testing.T) {
-	if b := newReplayBody(nil, 0, 10, &call{}); b != nil {
+	if b := newReplayBody(nil, 0, &call{}, replayPolicy{limit: 10}); b != nil {
 		t.Fatal("nil body wrapped")
 	}
-	if b := newReplayBody(http.NoBody, 0, 10, &call{}); b != nil {
+	if b := newReplayBody(http.NoBody, 0, &call{}, replayPolicy{limit: 10}); b != nil {
 		t.Fatal("http.NoBody wrapped")
 	}
 	var b *replayBody
@@ -77,7 +77,7 @@ func TestReplayBodyNil(t *testing.T) {
 func TestReplayBodyRecordsReadError(t *testing.T) {
 	boom := errors.New("payload hash mismatch")
 	c := &call{}
-	b := newReplayBody(io.NopCloser(io.MultiReader(strings.NewReader("abc"), errReader{boom})), 10, 64, c)
+	b := newReplayBody(io.NopCloser(io.MultiReader(strings.NewReader("abc"), errReader{boom})), 10, c, replayPolicy{limit: 64})
 	_, err := io.ReadAll(b)
 	if !errors.Is(err, boom) || !errors.Is(c.bodyError(), boom) {
 		t.Fatalf("read error %v, recorded %v; want %v", err, c.bodyError(), boom)

@@ -21,6 +21,7 @@ import (
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := p.begin(w, r)
 	defer p.finish(x)
+	p.watchBody(x, w, r)
 
 	if err := p.prepare(x, r); err != nil {
 		p.fail(x, r, err)

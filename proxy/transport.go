@@ -58,18 +58,20 @@ func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if saved == nil {
 		saved = req.Header.Clone()
 	}
-	body := newReplayBody(req.Body, req.ContentLength, t.p.opts.ReplayBuffer, c)
+	body := newReplayBody(req.Body, req.ContentLength, c, t.p.replay)
 	if body != nil {
 		req.Body = body
 	}
+	// Every path returns the replay buffer and its budget here, once (a
+	// retry's buffered bytes have normally been sent when its answer is
+	// back; an early answer leaves them to the garbage collector).
+	defer body.release()
 	resp, used, err := t.attempt(req, c)
 	if !t.shouldRetry(c, resp, err) {
-		body.release()
 		return resp, err
 	}
 	replay, ok := body.detach()
 	if !ok {
-		body.release()
 		return resp, err
 	}
 	if resp != nil { // the peeked error is discarded: we answer with the retry

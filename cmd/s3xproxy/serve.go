@@ -77,7 +77,9 @@ func serve(ctx context.Context, p serveParams) int {
 	if m == nil {
 		m = metrics.New(metrics.Options{ProcessCollectors: true})
 	}
-	a := &app{path: p.ConfigPath, stderr: p.Stderr, log: logger, metrics: m}
+	a := &app{path: p.ConfigPath, stderr: p.Stderr, log: logger, metrics: m,
+		budget: proxy.NewReplayBudget(int64(cfg.Retry.ReplayBudget))}
+	m.SetReplayBudget(a.budget)
 	gen, err := a.build(cfg)
 	if err != nil {
 		logger.Error().Err(err).Msg("cannot build the proxy from the config")
@@ -93,6 +95,11 @@ func serve(ctx context.Context, p serveParams) int {
 		return 1
 	}
 	a.gw = gw
+	a.metrics.SetLimits(func() metrics.Limits {
+		st := gw.Limits()
+		return metrics.Limits{Connections: st.Connections, InFlight: st.InFlight,
+			RejectedConnections: st.RejectedConnections, RejectedRequests: st.RejectedRequests}
+	})
 	if err := gw.Start(ctx); err != nil {
 		logger.Error().Err(err).Msg("cannot start listeners")
 		gw.Shutdown(context.Background())
@@ -170,6 +177,10 @@ type app struct {
 	log     zerolog.Logger
 	metrics *metrics.Metrics
 	gw      *gateway.Server
+	// budget is the one replay budget of every proxy generation, so
+	// requests draining on an old one count against the same limit; its
+	// limit follows the current config.
+	budget *proxy.ReplayBudget
 
 	// ephemeralKey seals local sessions while the config names no keys;
 	// made once, so a reload does not end them (sessionkeys.go).
@@ -195,6 +206,7 @@ func (a *app) current() *generation { return a.cur.Load() }
 // (decision function, readiness, metrics gauge).
 func (a *app) install(gen *generation) {
 	a.cur.Store(gen)
+	a.budget.SetLimit(int64(gen.cfg.Retry.ReplayBudget))
 	if c := gen.proxy.Sessions(); c != nil {
 		a.metrics.SetSessionCacheSize(c.Len)
 	} else {
@@ -215,6 +227,7 @@ func (a *app) build(cfg *config.Config) (*generation, error) {
 	if opts.LocalSessionKeys, err = a.sessionKeys(cfg, opts.LocalSessionKeys, logger); err != nil {
 		return nil, err
 	}
+	opts.ReplayBudget = a.budget
 	decide, err := onDemandDecision(opts)
 	if err != nil {
 		return nil, err
@@ -314,6 +327,7 @@ func restartOnly(a, b *config.Config) []string {
 	sa, sb := a.Server, b.Server
 	sa.VirtualHostDomains, sb.VirtualHostDomains = nil, nil // reloadable
 	sa.ShutdownGrace, sb.ShutdownGrace = 0, 0               // read at shutdown
+	sa.BodyIdleTimeout, sb.BodyIdleTimeout = 0, 0           // a proxy option: reloadable
 	if !reflect.DeepEqual(sa, sb) {
 		keys = append(keys, "server")
 	}
@@ -336,6 +350,8 @@ func (a *app) gatewayOptions(cfg *config.Config, gen *generation) gateway.Option
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		IdleTimeout:       cfg.Server.IdleTimeout,
 		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+		MaxConnections:    orDisabled(cfg.Server.MaxConnections),
+		MaxInFlight:       orDisabled(cfg.Server.MaxInFlight),
 		AdminListen:       cfg.Admin.Listen,
 		PProf:             cfg.Admin.PProf,
 		AdminToken:        cfg.Admin.Token,

@@ -77,7 +77,9 @@ func proxyOptions(cfg *config.Config, logger zerolog.Logger) (proxy.Options, err
 		Aliases:             aliases,
 		Sessions:            sessionOptions(cfg.Sessions),
 		SessionMode:         cfg.Sessions.Mode,
-		ReplayBuffer:        int64(cfg.Retry.ReplayBuffer),
+		ReplayBuffer:        orDisabled(int64(cfg.Retry.ReplayBuffer)),
+		ReplayBudget:        proxy.NewReplayBudget(int64(cfg.Retry.ReplayBudget)),
+		BodyIdleTimeout:     orDisabled(cfg.Server.BodyIdleTimeout),
 		Anonymous:           anon,
 		MaxClockSkew:        cfg.Auth.MaxClockSkew,
 		SigV2:               cfg.Auth.SigV2 == nil || *cfg.Auth.SigV2,
@@ -89,6 +91,15 @@ func proxyOptions(cfg *config.Config, logger zerolog.Logger) (proxy.Options, err
 		Logger:              logger,
 		AccessLog:           cfg.Log.AccessLog == nil || *cfg.Log.AccessLog,
 	}, nil
+}
+
+// orDisabled maps the config's 0 ("off") onto the Options' -1: a zero
+// Options field means "default".
+func orDisabled[T int | int64 | time.Duration](v T) T {
+	if v == 0 {
+		return -1
+	}
+	return v
 }
 
 // sessionOptions maps sessions.* onto the session cache options.

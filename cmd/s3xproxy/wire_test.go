@@ -35,7 +35,7 @@ func parseConfig(t *testing.T, src string) *config.Config {
 }
 
 const wireConfig = `
-server: {virtual_host_domains: [s3.local]}
+server: {virtual_host_domains: [s3.local], body_idle_timeout: 7s}
 log: {access_log: false}
 upstream:
   region: us-east-1
@@ -56,7 +56,7 @@ buckets:
 sessions: {mode: readwrite, refresh_before: 30s, max_entries: 7, idle_ttl: 1m, create_rate: 2.5,
            create_burst: 3, create_wait: 1s, failure_ttl: 4s, create_timeout: 6s,
            create_rate_per_identity: 1.5, create_burst_per_identity: 2, negative_ttl: 20s}
-retry: {replay_buffer: 1MiB}
+retry: {replay_buffer: 1MiB, replay_budget: 3MiB}
 auth:
   anonymous: read
   max_clock_skew: 1m
@@ -100,6 +100,8 @@ func TestProxyOptionsMapping(t *testing.T) {
 			CreateRatePerClient: 1.5, CreateBurstPerClient: 2, NegativeTTL: 20 * time.Second}},
 		{"SessionMode", o.SessionMode, "readwrite"},
 		{"ReplayBuffer", o.ReplayBuffer, int64(1 << 20)},
+		{"ReplayBudget", o.ReplayBudget.Limit(), int64(3 << 20)},
+		{"BodyIdleTimeout", o.BodyIdleTimeout, 7 * time.Second},
 		{"Anonymous", o.Anonymous, proxy.AccessRead},
 		{"MaxClockSkew", o.MaxClockSkew, time.Minute},
 		{"SigV2", o.SigV2, false},
@@ -140,8 +142,17 @@ func TestProxyOptionsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.DenyUnlisted || o.Anonymous != proxy.AccessNone || !o.SigV2 || !o.AccessLog ||
-		o.SessionMode != "auto" || o.ReplayBuffer != 8<<20 || o.Scheme != "https" || o.MD5ETags {
+		o.SessionMode != "auto" || o.ReplayBuffer != 8<<20 || o.Scheme != "https" || o.MD5ETags ||
+		o.ReplayBudget.Limit() != 64<<20 || o.BodyIdleTimeout != 30*time.Second {
 		t.Errorf("unexpected defaults: %+v", o)
+	}
+	// 0 in the config means "off", which Options spell as -1 (0 is "default").
+	off, err := proxyOptions(parseConfig(t, "upstream: {region: us-west-2}\nserver: {body_idle_timeout: 0s}\nretry: {replay_buffer: 0, replay_budget: 0}"), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.ReplayBuffer != -1 || off.BodyIdleTimeout != -1 || off.ReplayBudget.Limit() != 0 {
+		t.Errorf("zeros: ReplayBuffer %d BodyIdleTimeout %v ReplayBudget %d, want -1, -1ns, 0", off.ReplayBuffer, off.BodyIdleTimeout, off.ReplayBudget.Limit())
 	}
 	c, err := o.UpstreamCredentials.Retrieve(context.Background())
 	if err != nil || c.AccessKeyID != "AKIDENV" {

@@ -63,6 +63,16 @@ type Options struct {
 	IdleTimeout       time.Duration // default DefaultIdleTimeout
 	MaxHeaderBytes    int           // default DefaultMaxHeaderBytes
 
+	// MaxConnections caps the client connections open at once (plain and
+	// HTTPS together). A plain connection over it is answered 503 SlowDown
+	// and closed; an HTTPS one is closed. Default DefaultMaxConnections;
+	// negative: no cap.
+	MaxConnections int
+	// MaxInFlight caps the client requests in progress at once; one over it
+	// is answered 503 SlowDown (Retry-After: 1) at once. Default
+	// DefaultMaxInFlight; negative: no cap.
+	MaxInFlight int
+
 	// CertPoll, when non-nil, triggers the TLSFiles change check on every
 	// receive (tests); otherwise a ticker every CertPollInterval does
 	// (default DefaultCertPollInterval).
@@ -128,6 +138,10 @@ type Server struct {
 	// bound publishes addrs once Start has bound them, so Addrs never
 	// waits on mu (Shutdown holds it for the whole drain).
 	bound atomic.Pointer[[3]net.Addr]
+
+	conns            *connLimit // nil: no connection cap
+	inFlight         atomic.Int64
+	inFlightRejected atomic.Uint64
 }
 
 // New validates opts and prepares TLS material (loads the files or
@@ -140,6 +154,9 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, errc: make(chan error, 3), quit: make(chan struct{})}
 	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
 	s.handler.swap(opts.Handler)
+	if opts.MaxConnections > 0 {
+		s.conns = newConnLimit(int64(opts.MaxConnections), log.New(debugWriter{opts.Logger}, "", 0))
+	}
 	switch opts.TLSMode {
 	case TLSOff:
 		if opts.Listen == "" && opts.Listeners.Plain == nil {
@@ -191,6 +208,12 @@ func applyDefaults(o *Options) {
 	}
 	if o.CertPollInterval <= 0 {
 		o.CertPollInterval = DefaultCertPollInterval
+	}
+	if o.MaxConnections == 0 {
+		o.MaxConnections = DefaultMaxConnections
+	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = DefaultMaxInFlight
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -246,10 +269,10 @@ func (s *Server) Start(ctx context.Context) error {
 		plainH = s.acme.issuer.HTTPChallengeHandler(plainH)
 	}
 	if lns[0] != nil {
-		s.serve(s.newServer(plainH), lns[0], nil)
+		s.serve(s.newServer(s.limitInFlight(plainH)), lns[0], nil)
 	}
 	if lns[1] != nil {
-		s.serve(s.newServer(&s.handler), lns[1], tlsConf)
+		s.serve(s.newServer(s.limitInFlight(&s.handler)), lns[1], tlsConf)
 	}
 	if lns[2] != nil {
 		s.admin = s.newServer(s.adminMux())
@@ -328,6 +351,9 @@ func (s *Server) newServer(h http.Handler) *http.Server {
 func (s *Server) serve(srv *http.Server, ln net.Listener, conf *tls.Config) {
 	if srv != s.admin {
 		s.servers = append(s.servers, srv)
+		if s.conns != nil {
+			ln = s.conns.wrap(ln, conf != nil)
+		}
 	}
 	srv.TLSConfig = conf
 	s.wg.Add(1)
@@ -346,6 +372,32 @@ func (s *Server) serve(srv *http.Server, ln net.Listener, conf *tls.Config) {
 			}
 		}
 	}()
+}
+
+// limitInFlight applies Options.MaxInFlight to h.
+func (s *Server) limitInFlight(h http.Handler) http.Handler {
+	if s.opts.MaxInFlight <= 0 {
+		return h
+	}
+	return inFlight{next: h, max: int64(s.opts.MaxInFlight), n: &s.inFlight, rejected: &s.inFlightRejected}
+}
+
+// LimitStats is a snapshot of the client limits, for metrics.
+type LimitStats struct {
+	Connections         int64  // client connections open (0 without a cap)
+	InFlight            int64  // client requests in progress (0 without a cap)
+	RejectedConnections uint64 // connections refused over MaxConnections
+	RejectedRequests    uint64 // requests answered SlowDown over MaxInFlight
+}
+
+// Limits returns the current LimitStats.
+func (s *Server) Limits() LimitStats {
+	st := LimitStats{InFlight: s.inFlight.Load(), RejectedRequests: s.inFlightRejected.Load()}
+	if s.conns != nil {
+		st.Connections = s.conns.open.Load()
+		st.RejectedConnections = s.conns.rejected.Load()
+	}
+	return st
 }
 
 // Errors delivers a listener that stopped serving for any reason other
@@ -447,6 +499,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if s.conns != nil {
+		s.conns.stop()
+	}
 	s.bgStop()
 	if s.acme != nil {
 		s.acme.stop()

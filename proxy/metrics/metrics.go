@@ -63,6 +63,8 @@ type Metrics struct {
 
 	// cacheLen is read by the session-cache GaugeFunc; nil means 0.
 	cacheLen atomic.Pointer[func() int]
+	// memory holds the replay budget and client-limit series.
+	memory memoryCollectors
 
 	// series memoizes the label children ObserveRequest uses, by clamped
 	// operation name (string → *series).
@@ -142,6 +144,7 @@ func New(opts Options) *Metrics {
 		Help: "Requests re-signed and resent once because upstream reported an expired or invalid session.",
 	}, []string{"operation"})
 	m.registerSessionCollectors()
+	m.memory.register(m.reg)
 	m.reg.MustRegister(m.requests, m.bytesIn, m.bytesOut, m.totalLatency,
 		m.upstreamLatency, m.sessionLookups, m.retries)
 	if opts.ProcessCollectors {

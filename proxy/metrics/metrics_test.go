@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -207,5 +208,42 @@ func TestObserveRequestConcurrent(t *testing.T) {
 				t.Fatalf("got %v, want %v", tc.got, tc.want)
 			}
 		})
+	}
+}
+
+// TestMemoryMetrics: the replay budget and client-limit series read their
+// sources when scraped, and read 0 without them.
+func TestMemoryMetrics(t *testing.T) {
+	m := New(Options{})
+	names := []string{"s3xproxy_replay_budget_bytes", "s3xproxy_replay_budget_in_use_bytes", "s3xproxy_replay_budget_denied_total",
+		"s3xproxy_client_connections", "s3xproxy_requests_in_flight", "s3xproxy_connections_rejected_total", "s3xproxy_requests_rejected_total"}
+	render := func(v ...int) string {
+		var b strings.Builder
+		for i, n := range names {
+			typ := "gauge"
+			if strings.HasSuffix(n, "_total") {
+				typ = "counter"
+			}
+			mf, _ := m.Registry().Gather()
+			help := ""
+			for _, f := range mf {
+				if f.GetName() == n {
+					help = f.GetHelp()
+				}
+			}
+			fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", n, help, n, typ, n, v[i])
+		}
+		return b.String()
+	}
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(render(0, 0, 0, 0, 0, 0, 0)), names...); err != nil {
+		t.Fatal(err)
+	}
+	b := proxy.NewReplayBudget(100)
+	b.TryAcquire(60)
+	b.TryAcquire(60)
+	m.SetReplayBudget(b)
+	m.SetLimits(func() Limits { return Limits{Connections: 3, InFlight: 2, RejectedConnections: 5, RejectedRequests: 7} })
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(render(100, 60, 1, 3, 2, 5, 7)), names...); err != nil {
+		t.Fatal(err)
 	}
 }
