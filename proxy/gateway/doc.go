@@ -10,6 +10,9 @@
 //
 // It lives under proxy/ because it is the proxy's network edge and the
 // repository's top level is fixed (DESIGN.md "Layout"), yet it imports
-// nothing from proxy: it serves any http.Handler, so the request pipeline
-// and the listeners can change and be tested apart (test/layout checks it).
+// nothing of the request pipeline: it serves any http.Handler, so the
+// pipeline and the listeners can change and be tested apart. Its one import
+// from proxy is proxy/s3err, so that its own refusals (503 SlowDown over the
+// connection and in-flight caps) are the S3 XML every client parses
+// (test/layout checks both).
 package gateway
