@@ -44,6 +44,7 @@ func TestDefaults(t *testing.T) {
 		Retry: Retry{ReplayBuffer: 8 << 20},
 		Auth: Auth{Anonymous: "deny", MaxClockSkew: 15 * time.Minute, SigV2: ptr(true),
 			LocalSessionTTL: 5 * time.Minute},
+		Compat: Compat{MD5ETags: ptr(true)},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", *cfg, *want)
@@ -93,7 +94,7 @@ auth:
       buckets: ["logs", "data-*"]
       access: read-write
     - {access_key_id: K2, secret_access_key: s2}
-compat: {md5_etags: true}
+compat: {md5_etags: false}
 `
 
 func TestFullConfig(t *testing.T) {
@@ -128,7 +129,7 @@ func TestFullConfig(t *testing.T) {
 		{"sessions.failure_ttl explicit 0", cfg.Sessions.FailureTTL, time.Duration(0)},
 		{"retry.replay_buffer", cfg.Retry.ReplayBuffer, ByteSize(512 << 10)},
 		{"auth.sigv2", *cfg.Auth.SigV2, false},
-		{"compat.md5_etags", cfg.Compat.MD5ETags, true},
+		{"compat.md5_etags", *cfg.Compat.MD5ETags, false},
 		{"auth.credentials", cfg.Auth.Credentials, []LocalCredential{
 			{AccessKeyID: "K1", SecretAccessKey: "fallback", Buckets: []string{"logs", "data-*"}, Access: "read-write"},
 			{AccessKeyID: "K2", SecretAccessKey: "s2", Access: "read"}}},

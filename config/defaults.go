@@ -82,6 +82,9 @@ func applyDefaults(c *Config, set map[string]bool) {
 		c.Retry.ReplayBuffer = DefaultReplayBuffer
 	}
 	d.auth(&c.Auth)
+	if c.Compat.MD5ETags == nil {
+		c.Compat.MD5ETags = ptr(true)
+	}
 }
 
 func (d defaulter) sessions(s *Sessions) {

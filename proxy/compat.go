@@ -47,7 +47,7 @@ func newLocalSessions(ttl time.Duration) *localsession.Store {
 func (p *Proxy) defaultShims() []RequestShim {
 	shims := []RequestShim{shimACL, shimStorageClass, shimContentMD5, shimDeleteObjects}
 	if p.opts.MD5ETags {
-		shims = append(shims, p.shimCompleteMD5ETags)
+		shims = append(shims, shimUnmarkETags, p.shimCompleteMD5ETags)
 	}
 	return shims
 }
@@ -63,6 +63,11 @@ func (p *Proxy) hashPayloadMD5(x *exchange, res *signing.Result) error {
 		return nil
 	}
 	if op := x.req.Op.Name; op != "PutObject" && op != "UploadPart" {
+		return nil
+	}
+	if x.req.In.Header.Get("X-Amz-Write-Offset-Bytes") != "" {
+		// An append: S3's ETag is that of the whole object, not of this
+		// payload, so it is marked like any other (markETags).
 		return nil
 	}
 	m := compat.NewPayloadMD5(payloadLength(res))
@@ -162,12 +167,12 @@ func shimDeleteObjects(req *Request) error {
 func (p *Proxy) defaultHandlers(store *localsession.Store) map[string]Handler {
 	lister := compat.NewLister(compat.ListerOptions{})
 	return map[string]Handler{
-		"ListObjects": func(w http.ResponseWriter, req *Request) error {
+		"ListObjects": p.markingHandler(func(w http.ResponseWriter, req *Request) error {
 			return lister.ListObjectsV1(w, req.In, p.upstreamFor(req), req.Bucket, req.Query)
-		},
-		"ListObjectsV2": func(w http.ResponseWriter, req *Request) error {
+		}),
+		"ListObjectsV2": p.markingHandler(func(w http.ResponseWriter, req *Request) error {
 			return lister.ListObjectsV2(w, req.In, p.upstreamFor(req), req.Bucket, req.Query)
-		},
+		}),
 		"ListBuckets": p.listBuckets,
 		"GetBucketLocation": func(w http.ResponseWriter, req *Request) error {
 			compat.GetBucketLocation(w, req.In, req.Target.Region)

@@ -8,7 +8,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"net/url"
@@ -17,27 +16,27 @@ import (
 	"sync"
 
 	"github.com/s3xproxy/s3xproxy/proxy/s3err"
+	"github.com/s3xproxy/s3xproxy/signing"
 )
 
-// MD5 ETags (opt-in, see docs/compat.md): S3 Express ETags are random
-// strings, but s3cmd and other legacy clients compare the ETag of a
-// PutObject / UploadPart answer with the MD5 of what they sent and fail the
-// upload when they differ. PayloadMD5 computes that MD5 while the payload
-// streams upstream, and CompleteMultipartETags translates the MD5 ETags the
-// client later lists in CompleteMultipartUpload back to the real ones.
+// MD5 ETags (the ETag contract, see docs/compat.md and etagmark.go): S3
+// Express ETags are random strings, but s3cmd, boto 2 and other legacy
+// clients compare the ETag of a PutObject / UploadPart answer with the MD5
+// of what they sent and fail the upload when they differ. PayloadMD5
+// computes that MD5 while the payload streams upstream, and
+// CompleteMultipartETags translates the MD5 ETags the client later lists in
+// CompleteMultipartUpload back to the real ones.
 
 // PayloadMD5 hashes a payload as it streams through the reader Wrap
-// returns, without buffering it. Wrap and ETag may be called from different
+// returns, without buffering it and off the copy path
+// (signing.DigestReader). Wrap and ETag may be called from different
 // goroutines (the transport reads the body while the response hook asks
 // for the ETag). The zero value is not usable; use NewPayloadMD5.
 type PayloadMD5 struct {
 	length int64 // declared payload length, -1 if unknown
 
-	mu     sync.Mutex // guards the fields below
-	h      hash.Hash
-	n      int64
-	etag   string // quoted hex digest, set once the whole payload was read
-	failed bool   // a read error, or more bytes than declared
+	mu sync.Mutex // guards d
+	d  *signing.DigestReader
 }
 
 // NewPayloadMD5 returns a PayloadMD5 for a payload of length bytes (-1 if
@@ -45,14 +44,19 @@ type PayloadMD5 struct {
 // bytes were read: a server may answer before the sender's last read
 // returns io.EOF.
 func NewPayloadMD5(length int64) *PayloadMD5 {
-	return &PayloadMD5{length: length, h: md5.New()}
+	return &PayloadMD5{length: length}
 }
 
 // Wrap returns a reader yielding rc's bytes unchanged while hashing them;
-// closing it closes rc. It has the signature of a
-// signing.Result.WrapPayload wrap function and never fails.
+// closing it closes rc. A payload of another length than declared fails
+// its Read. It has the signature of a signing.Result.WrapPayload wrap
+// function and never fails.
 func (m *PayloadMD5) Wrap(rc io.ReadCloser) (io.ReadCloser, error) {
-	return &md5Tee{m: m, rc: rc}, nil
+	d := signing.NewDigestReader(rc, md5.New(), m.length)
+	m.mu.Lock()
+	m.d = d
+	m.mu.Unlock()
+	return d, nil
 }
 
 // ETag returns the quoted hex MD5 of the payload ("\"<32 hex>\"") and true
@@ -60,42 +64,17 @@ func (m *PayloadMD5) Wrap(rc io.ReadCloser) (io.ReadCloser, error) {
 // read error.
 func (m *PayloadMD5) ETag() (string, bool) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.etag, m.etag != "" && !m.failed
-}
-
-func (m *PayloadMD5) add(p []byte, err error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.failed {
-		return
+	d := m.d
+	m.mu.Unlock()
+	if d == nil {
+		return "", false
 	}
-	m.h.Write(p)
-	m.n += int64(len(p))
-	switch {
-	case err != nil && err != io.EOF, m.length >= 0 && m.n > m.length:
-		m.failed = true
-	case m.etag == "" && (err == io.EOF || m.length >= 0 && m.n == m.length):
-		if m.length >= 0 && m.n != m.length {
-			m.failed = true
-			return
-		}
-		m.etag = `"` + hex.EncodeToString(m.h.Sum(nil)) + `"`
+	sum, ok := d.Sum()
+	if !ok {
+		return "", false
 	}
+	return `"` + hex.EncodeToString(sum) + `"`, true
 }
-
-type md5Tee struct {
-	m  *PayloadMD5
-	rc io.ReadCloser
-}
-
-func (t *md5Tee) Read(p []byte) (int, error) {
-	n, err := t.rc.Read(p)
-	t.m.add(p[:n], err)
-	return n, err
-}
-
-func (t *md5Tee) Close() error { return t.rc.Close() }
 
 // DefaultCompleteMaxBody bounds the CompleteMultipartUpload body that
 // CompleteMultipartETags buffers: 10000 parts of about 100 bytes of XML
@@ -157,18 +136,20 @@ func CompleteMultipartETags(ctx context.Context, up Upstream, in CompleteInput) 
 	if err != nil {
 		return nil, 0, err
 	}
-	if len(parts) > 0 {
-		maxPart := 0
-		for _, p := range parts {
+	maxPart := 0 // highest part number listed with an MD5 ETag
+	for _, p := range parts {
+		if isMD5ETag(p.etag) {
 			maxPart = max(maxPart, p.number)
 		}
-		actual, err := listPartETags(ctx, up, in, maxPart)
-		if err != nil {
+	}
+	var actual map[int]string
+	if maxPart > 0 {
+		if actual, err = listPartETags(ctx, up, in, maxPart); err != nil {
 			return nil, 0, err
 		}
-		if buf, err = rewriteETags(buf, parts, actual); err != nil {
-			return nil, 0, err
-		}
+	}
+	if buf, err = rewriteETags(buf, parts, actual); err != nil {
+		return nil, 0, err
 	}
 	in.Header.Del(HeaderContentMD5)
 	return io.NopCloser(bytes.NewReader(buf)), int64(len(buf)), nil
@@ -243,19 +224,28 @@ func scanCompleteParts(body []byte) ([]completePart, error) {
 	return parts, nil
 }
 
-// rewriteETags replaces each part's ETag content with the real ETag when
-// the client sent an MD5 ETag (or the real one).
+// rewriteETags replaces each part's ETag content with S3's ETag: a marked
+// ETag (from ListParts, UploadPartCopy or a HEAD) is unmarked, an MD5 ETag
+// (from UploadPart) is replaced with the ETag ListParts gave for its part
+// number (actual; a number missing there is InvalidPart), the real ETag is
+// kept, and anything else is left for S3 to refuse.
 func rewriteETags(body []byte, parts []completePart, actual map[int]string) ([]byte, error) {
 	var out bytes.Buffer
 	out.Grow(len(body) + len(parts)*8)
 	prev := int64(0)
 	for _, p := range parts {
-		etag, ok := actual[p.number]
-		if !ok {
-			return nil, invalidPart(p.number)
-		}
-		if p.start < 0 || !(isMD5ETag(p.etag) || unquote(p.etag) == unquote(etag)) {
+		if p.start < 0 {
 			continue
+		}
+		etag, marked := UnmarkETag(p.etag)
+		if !marked {
+			if !isMD5ETag(p.etag) {
+				continue
+			}
+			var ok bool
+			if etag, ok = actual[p.number]; !ok {
+				return nil, invalidPart(p.number)
+			}
 		}
 		out.Write(body[prev:p.start])
 		_ = xml.EscapeText(&out, []byte(etag))
