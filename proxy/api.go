@@ -105,17 +105,22 @@ type Options struct {
 	// Shims run, in order, on every authorized request that is forwarded,
 	// before it is signed, after the built-in compatibility shims (ACL,
 	// storage class, Content-MD5, DeleteObjects checksum and, with
-	// MD5ETags, the CompleteMultipartUpload ETag translation).
+	// the ETag contract, the CompleteMultipartUpload ETag translation).
 	Shims []RequestShim
-	// MD5ETags replaces the ETag of successful PutObject and UploadPart
-	// answers with the quoted hex MD5 of the payload the proxy streamed
-	// upstream (hashed in stream, never buffered), which is what legacy
-	// clients such as s3cmd verify: S3 Express ETags are not MD5 digests.
-	// GET, HEAD and List keep S3's ETags, so an If-Match with an MD5 ETag
-	// will not match. CompleteMultipartUpload bodies are translated back:
-	// the part ETags are replaced with the real ones from ListParts
-	// (compat.CompleteMultipartETags). Default false (S3's ETags).
-	MD5ETags bool
+	// PassthroughETags turns the ETag contract off, so S3's ETags reach
+	// clients unchanged. The contract (docs/compat.md, "ETags"; on by
+	// default, as legacy clients need it): successful PutObject and
+	// UploadPart answers carry the quoted hex MD5 of the payload the proxy
+	// streamed upstream (hashed in stream, off the copy path, never
+	// buffered), which s3cmd, boto 2 and aws-sdk-java v1 verify, S3
+	// Express ETags not being MD5 digests; every other ETag (HEAD, GET,
+	// listings, CopyObject, CompleteMultipartUpload, ListParts) is marked
+	// (compat.MarkETag: "<etag>-s3x"), so no client takes it for an MD5;
+	// and marked ETags are mapped back in If-Match, If-None-Match, the
+	// copy-source conditions and CompleteMultipartUpload part lists, whose
+	// MD5 part ETags are replaced with the real ones from ListParts
+	// (compat.CompleteMultipartETags). Default false (the contract applies).
+	PassthroughETags bool
 	// Handlers answer operations (by Operation.Name) instead of forwarding
 	// them. New installs defaults for ListBuckets, ListObjects (V1),
 	// ListObjectsV2 (prefix filtering) and CreateSession (local sessions);

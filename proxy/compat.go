@@ -46,20 +46,20 @@ func newLocalSessions(ttl time.Duration) *localsession.Store {
 // ahead of Options.Shims.
 func (p *Proxy) defaultShims() []RequestShim {
 	shims := []RequestShim{shimACL, shimStorageClass, shimContentMD5, shimDeleteObjects}
-	if p.opts.MD5ETags {
+	if !p.opts.PassthroughETags {
 		shims = append(shims, shimUnmarkETags, p.shimCompleteMD5ETags)
 	}
 	return shims
 }
 
-// hashPayloadMD5 arranges, under Options.MD5ETags, for the decoded payload
+// hashPayloadMD5 arranges, under the ETag contract, for the decoded payload
 // of a PutObject or UploadPart to be hashed with MD5 as it streams
 // upstream (a passthrough reader below any aws-chunked re-encoding, see
 // signing.Result.WrapPayload), for modifyResponse to answer as the ETag.
 // It runs after verifyContentMD5, so the hasher sees EOF only once the
 // Content-MD5 check has passed.
 func (p *Proxy) hashPayloadMD5(x *exchange, res *signing.Result) error {
-	if !p.opts.MD5ETags || res == nil {
+	if p.opts.PassthroughETags || res == nil {
 		return nil
 	}
 	if op := x.req.Op.Name; op != "PutObject" && op != "UploadPart" {
@@ -91,7 +91,7 @@ func payloadLength(res *signing.Result) int64 {
 	return res.ContentLength
 }
 
-// shimCompleteMD5ETags translates, under Options.MD5ETags, the MD5 part
+// shimCompleteMD5ETags translates, under the ETag contract, the MD5 part
 // ETags of a CompleteMultipartUpload body back to the upload's real ones
 // (compat.CompleteMultipartETags: one ListParts call per 1000 parts,
 // session-signed like the request). An aws-chunked body is forwarded

@@ -6,7 +6,7 @@ import (
 	"github.com/s3xproxy/s3xproxy/proxy/compat"
 )
 
-// This file applies the ETag contract (Options.MD5ETags, docs/compat.md
+// This file applies the ETag contract (on unless Options.PassthroughETags, docs/compat.md
 // "ETags") to forwarded requests and their answers: marked ETags in the
 // client's conditions are mapped back before signing, and every ETag of an
 // answer reaches the client either as the MD5 of the payload the proxy
@@ -32,13 +32,13 @@ func shimUnmarkETags(req *Request) error {
 	return nil
 }
 
-// markETags rewrites the ETags of an upstream answer under Options.MD5ETags:
+// markETags rewrites the ETags of an upstream answer under the ETag contract:
 // a successful PutObject or UploadPart whose whole payload was hashed
 // answers its MD5; any other ETag header is marked, and the ETag elements
 // of the XML answers in etagBodyOps are marked as the body streams (its
 // Content-Length dropped, since marks lengthen it).
 func (p *Proxy) markETags(x *exchange, resp *http.Response) {
-	if !p.opts.MD5ETags {
+	if p.opts.PassthroughETags {
 		return
 	}
 	if x.etag != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
@@ -60,10 +60,10 @@ func (p *Proxy) markETags(x *exchange, resp *http.Response) {
 	}
 }
 
-// markingHandler wraps a listing handler so that, under Options.MD5ETags,
+// markingHandler wraps a listing handler so that, under the ETag contract,
 // the ETag elements of what it writes are marked.
 func (p *Proxy) markingHandler(h Handler) Handler {
-	if !p.opts.MD5ETags {
+	if p.opts.PassthroughETags {
 		return h
 	}
 	return func(w http.ResponseWriter, req *Request) error {

@@ -67,7 +67,7 @@ type exchange struct {
 	req  Request
 	call call
 	// etag hashes the payload of a PutObject or UploadPart under
-	// Options.MD5ETags (nil otherwise); modifyResponse reads it.
+	// the ETag contract (nil otherwise); modifyResponse reads it.
 	etag *compat.PayloadMD5
 }
 

@@ -24,7 +24,7 @@ const statusClientClosed = 499
 
 // modifyResponse is the one ReverseProxy ModifyResponse hook: it records
 // the upstream error code, renames the upstream request ids and, under
-// Options.MD5ETags, applies the ETag contract (markETags: the MD5 of a
+// the ETag contract, applies the ETag contract (markETags: the MD5 of a
 // PutObject or UploadPart payload, every other ETag marked). The status,
 // the other headers and the body pass through unchanged.
 func (p *Proxy) modifyResponse(resp *http.Response) error {

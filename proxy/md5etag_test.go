@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-// TestMD5ETags: with Options.MD5ETags the ETag of a successful PutObject or
+// TestMD5ETags: with the ETag contract (Options.PassthroughETags false) the ETag of a successful PutObject or
 // UploadPart is the MD5 of the payload, also after a retry that replays
 // the body; other operations (and an append, whose S3 ETag is the whole
 // object's) answer S3's ETag marked; with the option off every operation
@@ -48,7 +48,7 @@ func TestMD5ETags(t *testing.T) {
 			if tt.expire {
 				up.expire("tok-1")
 			}
-			_, srv := newTestProxy(t, up, func(o *Options) { o.MD5ETags = tt.on })
+			_, srv := newTestProxy(t, up, func(o *Options) { o.PassthroughETags = !tt.on })
 			var b []byte
 			if tt.method == "PUT" {
 				b = body
@@ -80,7 +80,7 @@ func TestMD5ETags(t *testing.T) {
 	}
 }
 
-// TestETagConditionsUnmarked: under Options.MD5ETags the marked ETags a
+// TestETagConditionsUnmarked: under the ETag contract (Options.PassthroughETags false) the marked ETags a
 // client sends in If-Match, If-None-Match and the copy-source conditions
 // reach S3 unmarked; anything else, duplicated headers included, passes
 // byte for byte; with the option off nothing is touched.
@@ -112,7 +112,7 @@ func TestETagConditionsUnmarked(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			up := &fakeUpstream{}
-			_, srv := newTestProxy(t, up, func(o *Options) { o.MD5ETags = tt.on })
+			_, srv := newTestProxy(t, up, func(o *Options) { o.PassthroughETags = !tt.on })
 			method, body := "GET", []byte(nil)
 			if tt.hdr.Get("X-Amz-Copy-Source") != "" {
 				method, body = "PUT", []byte{}
@@ -166,7 +166,7 @@ func TestETagBodiesMarked(t *testing.T) {
 			w.Header().Set("Content-Length", strconv.Itoa(len(doc)))
 			io.WriteString(w, doc)
 		})
-		_, srv := newTestProxy(t, up, func(o *Options) { o.MD5ETags = on })
+		_, srv := newTestProxy(t, up, func(o *Options) { o.PassthroughETags = !on })
 		req := newReq(t, "GET", srv.URL+"/data/obj?uploadId=u1", nil)
 		resp, err := http.DefaultClient.Do(sign(t, req, nil))
 		if err != nil {

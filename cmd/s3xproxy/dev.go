@@ -109,7 +109,6 @@ func devProxyOptions(env *devEnv, logger zerolog.Logger) proxy.Options {
 			Buckets: []string{"*"}, Access: proxy.AccessReadWrite,
 		}},
 		SigV2:     true,
-		MD5ETags:  true, // compat.md5_etags' default
 		Logger:    logger,
 		AccessLog: true,
 	}

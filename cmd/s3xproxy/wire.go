@@ -77,7 +77,7 @@ func proxyOptions(cfg *config.Config, logger zerolog.Logger) (proxy.Options, err
 		SigV2:               cfg.Auth.SigV2 == nil || *cfg.Auth.SigV2,
 		Credentials:         locals,
 		LocalSessionTTL:     cfg.Auth.LocalSessionTTL,
-		MD5ETags:            cfg.Compat.MD5ETags == nil || *cfg.Compat.MD5ETags,
+		PassthroughETags:    cfg.Compat.MD5ETags != nil && !*cfg.Compat.MD5ETags,
 		Logger:              logger,
 		AccessLog:           cfg.Log.AccessLog == nil || *cfg.Log.AccessLog,
 	}, nil

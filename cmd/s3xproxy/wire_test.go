@@ -100,7 +100,7 @@ func TestProxyOptionsMapping(t *testing.T) {
 		{"SigV2", o.SigV2, false},
 		{"LocalSessionTTL", o.LocalSessionTTL, 2 * time.Minute},
 		{"AccessLog", o.AccessLog, false},
-		{"MD5ETags", o.MD5ETags, false},
+		{"PassthroughETags", o.PassthroughETags, true},
 		{"Credentials", o.Credentials, []proxy.Credential{
 			{AccessKeyID: "K1", SecretAccessKey: "s1", Buckets: []string{"logs", "data-*"}, Access: proxy.AccessReadWrite},
 			{AccessKeyID: "K2", SecretAccessKey: "s2", Access: proxy.AccessRead},
@@ -132,7 +132,7 @@ func TestProxyOptionsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.DenyUnlisted || o.Anonymous != proxy.AccessNone || !o.SigV2 || !o.AccessLog ||
-		o.SessionMode != "auto" || o.ReplayBuffer != 8<<20 || o.Scheme != "https" || !o.MD5ETags {
+		o.SessionMode != "auto" || o.ReplayBuffer != 8<<20 || o.Scheme != "https" || o.PassthroughETags {
 		t.Errorf("unexpected defaults: %+v", o)
 	}
 	c, err := o.UpstreamCredentials.Retrieve(context.Background())

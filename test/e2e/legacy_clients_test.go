@@ -24,12 +24,11 @@ import (
 // the ETag of every PutObject / UploadPart answer with the MD5 of what it
 // sent (S3/S3.py S3.send_file: "MD5 Sums don't match!", then it retries and
 // exits non-zero), and S3 Express ETags are never MD5 digests, so its
-// uploads need Options.MD5ETags.
+// uploads rely on the default ETag contract (docs/compat.md, "ETags").
 func TestLegacyS3cmd(t *testing.T) {
 	needTool(t, s3cmdPath)
 	e := newEnv(t, envConfig{proxy: func(o *proxy.Options) {
 		o.SigV2 = true
-		o.MD5ETags = true
 	}})
 	c := newCLIEnv(t, e)
 	sdk := newSDKClient(e.srv.URL, rwKey, rwSecret)
