@@ -57,7 +57,8 @@ func (p *Proxy) defaultShims() []RequestShim {
 // upstream (a passthrough reader below any aws-chunked re-encoding, see
 // signing.Result.WrapPayload), for modifyResponse to answer as the ETag.
 // It runs after verifyContentMD5, so the hasher sees EOF only once the
-// Content-MD5 check has passed.
+// Content-MD5 check has passed; a payload with a Content-MD5 is not hashed
+// again (compat.KnownPayloadMD5).
 func (p *Proxy) hashPayloadMD5(x *exchange, res *signing.Result) error {
 	if p.opts.PassthroughETags || res == nil {
 		return nil
@@ -68,6 +69,12 @@ func (p *Proxy) hashPayloadMD5(x *exchange, res *signing.Result) error {
 	if x.req.In.Header.Get("X-Amz-Write-Offset-Bytes") != "" {
 		// An append: S3's ETag is that of the whole object, not of this
 		// payload, so it is marked like any other (markETags).
+		return nil
+	}
+	if m, ok := compat.KnownPayloadMD5(x.req.In.Header.Get(compat.HeaderContentMD5)); ok {
+		// verifyContentMD5 already hashes the payload with MD5: a 2xx
+		// answer proves the client's digest, so it is not computed twice.
+		x.etag = m
 		return nil
 	}
 	m := compat.NewPayloadMD5(payloadLength(res))

@@ -13,9 +13,11 @@ import (
 // streamed (PutObject, UploadPart) or marked (compat.MarkETag).
 
 // etagBodyOps are the forwarded operations whose XML answers carry ETag
-// elements (ListObjectsV2 and ListObjects are answered by handlers, see
-// markingHandler).
+// elements. ListObjectsV2 and ListObjects are normally answered by
+// handlers (markingHandler), whose upstream calls do not pass here;
+// ListObjectsV2 is forwarded when Options.Handlers removes its handler.
 var etagBodyOps = map[string]bool{
+	"ListObjectsV2":           true,
 	"ListParts":               true,
 	"CopyObject":              true,
 	"UploadPartCopy":          true,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
@@ -33,10 +34,25 @@ import (
 // goroutines (the transport reads the body while the response hook asks
 // for the ETag). The zero value is not usable; use NewPayloadMD5.
 type PayloadMD5 struct {
-	length int64 // declared payload length, -1 if unknown
+	length int64  // declared payload length, -1 if unknown
+	known  []byte // the digest, when the client declared it (KnownPayloadMD5)
 
 	mu sync.Mutex // guards d
 	d  *signing.DigestReader
+}
+
+// KnownPayloadMD5 returns a PayloadMD5 whose ETag is the client's
+// Content-MD5 (base64), with no hashing, and false if contentMD5 is not a
+// base64 MD5. It is for payloads that VerifyContentMD5 checks: their
+// upload cannot succeed unless the payload matches (the checking reader
+// withholds the last byte until it does), so a 2xx answer proves the
+// digest.
+func KnownPayloadMD5(contentMD5 string) (*PayloadMD5, bool) {
+	sum, err := base64.StdEncoding.DecodeString(contentMD5)
+	if err != nil || len(sum) != md5.Size {
+		return nil, false
+	}
+	return &PayloadMD5{known: sum}, true
 }
 
 // NewPayloadMD5 returns a PayloadMD5 for a payload of length bytes (-1 if
@@ -63,6 +79,9 @@ func (m *PayloadMD5) Wrap(rc io.ReadCloser) (io.ReadCloser, error) {
 // once the whole payload has been read, and false before that or after a
 // read error.
 func (m *PayloadMD5) ETag() (string, bool) {
+	if m.known != nil {
+		return `"` + hex.EncodeToString(m.known) + `"`, true
+	}
 	m.mu.Lock()
 	d := m.d
 	m.mu.Unlock()

@@ -40,6 +40,7 @@ type config struct {
 	pprofDir   string
 	accessLog  bool
 	replayBuf  string
+	md5ETags   string
 	maxIdle    int // s3xproxy upstream.max_idle_conns (0: its default)
 	keep       bool
 	timeout    time.Duration
@@ -112,6 +113,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.pprofDir, "pprof", "", "capture s3xproxy CPU profiles under load into `DIR` (admin.pprof)")
 	fs.DurationVar(&c.largeProfile, "pprof-duration", 0, "length of each --pprof capture (default 5s, quick 2s)")
 	fs.StringVar(&c.replayBuf, "replay-buffer", "", "s3xproxy retry.replay_buffer (default: s3xproxy's default)")
+	fs.StringVar(&c.md5ETags, "md5-etags", "", "s3xproxy compat.md5_etags, true or false (default: s3xproxy's default)")
 	fs.IntVar(&c.maxIdle, "max-idle-conns", 0, "s3xproxy upstream.max_idle_conns (default: s3xproxy's default; per host capped to it)")
 	fs.BoolVar(&c.accessLog, "access-log", false, "run s3xproxy with its access log on (to a file)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory (configs, process logs)")
