@@ -119,19 +119,20 @@ type CompleteInput struct {
 }
 
 // CompleteMultipartETags rewrites a CompleteMultipartUpload body whose part
-// ETags are the MD5 ETags handed out under MD5-ETag mode: it reads the body
-// (at most MaxBytes; larger is 400 MalformedXML), lists the upload's parts
-// upstream (ListParts through up, following NextPartNumberMarker) and
-// replaces the content of each Part's ETag element with the real ETag of
-// that part number when the client's value is an MD5 (32 hex digits,
-// quoted or not) or already the real one; any other value is kept, so S3
-// still refuses a wrong ETag. Everything else in the body (checksums,
-// whitespace, namespaces) is kept byte for byte. It needs no state, so it
-// works whichever replica answered the UploadPart calls.
+// ETags are those the ETag contract handed out: it reads the body (at most
+// MaxBytes; larger is 400 MalformedXML) and replaces the content of each
+// Part's ETag element with S3's ETag: a marked ETag (MarkETag) is
+// unmarked; an MD5 (32 hex digits, quoted or not) is replaced with the
+// ETag of that part number from ListParts (through up, following
+// NextPartNumberMarker up to the highest part number listed with an MD5;
+// not called when no part has one); any other value is kept, so S3 still
+// refuses a wrong ETag. Everything else in the body (checksums, whitespace,
+// namespaces) is kept byte for byte. It needs no state, so it works
+// whichever replica answered the UploadPart calls.
 //
 // It returns the body to send and its length; the caller sets the request's
-// Body and ContentLength from them. A part number that ListParts does not
-// know is 400 InvalidPart; a body that is not well-formed or has a part
+// Body and ContentLength from them. A part listed with an MD5 whose number
+// ListParts does not know is 400 InvalidPart; a body that is not well-formed or has a part
 // without a valid PartNumber is 400 MalformedXML; an upstream ListParts
 // error is returned with upstream's status, code and message. in.Body is
 // closed; in.Header loses Content-MD5 (the body changes) only on success.
