@@ -44,7 +44,7 @@ func TestDefaults(t *testing.T) {
 		Retry: Retry{ReplayBuffer: 8 << 20},
 		Auth: Auth{Anonymous: "deny", MaxClockSkew: 15 * time.Minute, SigV2: ptr(true),
 			LocalSessionTTL: 5 * time.Minute},
-		Compat: Compat{MD5ETags: ptr(true)},
+		Compat: Compat{MD5ETags: ptr(true), PayloadMD5: "declared"},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", *cfg, *want)
@@ -94,7 +94,7 @@ auth:
       buckets: ["logs", "data-*"]
       access: read-write
     - {access_key_id: K2, secret_access_key: s2}
-compat: {md5_etags: false}
+compat: {md5_etags: false, payload_md5: always}
 `
 
 func TestFullConfig(t *testing.T) {
@@ -130,6 +130,7 @@ func TestFullConfig(t *testing.T) {
 		{"retry.replay_buffer", cfg.Retry.ReplayBuffer, ByteSize(512 << 10)},
 		{"auth.sigv2", *cfg.Auth.SigV2, false},
 		{"compat.md5_etags", *cfg.Compat.MD5ETags, false},
+		{"compat.payload_md5", cfg.Compat.PayloadMD5, "always"},
 		{"auth.credentials", cfg.Auth.Credentials, []LocalCredential{
 			{AccessKeyID: "K1", SecretAccessKey: "fallback", Buckets: []string{"logs", "data-*"}, Access: "read-write"},
 			{AccessKeyID: "K2", SecretAccessKey: "s2", Access: "read"}}},

@@ -85,6 +85,7 @@ func applyDefaults(c *Config, set map[string]bool) {
 	if c.Compat.MD5ETags == nil {
 		c.Compat.MD5ETags = ptr(true)
 	}
+	d.str("compat.payload_md5", &c.Compat.PayloadMD5, "declared")
 }
 
 func (d defaulter) sessions(s *Sessions) {

@@ -40,6 +40,7 @@ func TestErrors(t *testing.T) {
 		{"bad byte size", region + "retry:\n  replay_buffer: 8 parsecs\n", []string{`c.yaml:3: retry.replay_buffer: must be a size such as 1024, 512KiB, 8MiB or 1GB, got "8 parsecs"`}},
 		{"bad bool", region + "log: {access_log: maybe}\n", []string{`c.yaml:2: log.access_log: must be true or false, got "maybe"`}},
 		{"compat.md5_etags not a bool", region + "compat:\n  md5_etags: md5\n", []string{`c.yaml:3: compat.md5_etags: must be true or false, got "md5"`}},
+		{"compat.payload_md5 unknown", region + "compat:\n  md5_etags: true\n  payload_md5: sometimes\n", []string{`c.yaml:4: compat.payload_md5: must be one of declared, always, got "sometimes"`}},
 		{"mapping for scalar", region + "log:\n  level: {a: b}\n", []string{"c.yaml:3: log.level: must be a single value, not a mapping"}},
 		{"scalar for list", region + "server: {virtual_host_domains: s3.local}\n", []string{"c.yaml:2: server.virtual_host_domains: must be a list, not a scalar"}},
 		{"enums", region + "tls: {mode: on}\nlog: {level: loud, format: xml}\nbuckets: {default: allow}\nsessions: {mode: rw}\nauth: {anonymous: all}\n", []string{

@@ -26,6 +26,7 @@ func validate(c *Config, d *decoder) {
 	v.buckets(&c.Buckets)
 	v.sessions(&c.Sessions)
 	v.auth(&c.Auth)
+	v.oneOf("compat.payload_md5", c.Compat.PayloadMD5, "declared", "always")
 }
 
 // lineOf returns the line of path or of its nearest ancestor, 0 if none.

@@ -77,6 +77,9 @@ func (p *Proxy) hashPayloadMD5(x *exchange, res *signing.Result) error {
 		x.etag = m
 		return nil
 	}
+	if !p.opts.AlwaysMD5ETags {
+		return nil // S3's ETag, marked (markETags)
+	}
 	m := compat.NewPayloadMD5(payloadLength(res))
 	if err := res.WrapPayload(m.Wrap); err != nil {
 		return err

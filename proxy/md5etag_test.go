@@ -12,35 +12,43 @@ import (
 	"testing"
 )
 
-// TestMD5ETags: with the ETag contract (Options.PassthroughETags false) the ETag of a successful PutObject or
-// UploadPart is the MD5 of the payload, also after a retry that replays
-// the body; other operations (and an append, whose S3 ETag is the whole
-// object's) answer S3's ETag marked; with the option off every operation
-// keeps the upstream ETag.
+// TestMD5ETags: under the ETag contract a successful PutObject or
+// UploadPart answers the MD5 of the payload when the client declared it
+// (Content-MD5) or, with Options.AlwaysMD5ETags, always (hashed as it
+// streams, also after a retry that replays the body); other operations,
+// payloads without a declared MD5 by default, and appends (whose S3 ETag is
+// the whole object's) answer S3's ETag marked; with
+// Options.PassthroughETags every operation keeps the upstream ETag.
 func TestMD5ETags(t *testing.T) {
 	body := []byte("the payload whose MD5 becomes the ETag")
 	sum := md5.Sum(body)
 	md5ETag := `"` + hex.EncodeToString(sum[:]) + `"`
+	cmd5 := map[string]string{"Content-MD5": base64.StdEncoding.EncodeToString(sum[:])}
 	tests := []struct {
 		name   string
-		on     bool
+		mode   string // "" default, "always" (AlwaysMD5ETags), "off" (PassthroughETags)
 		method string
 		path   string
 		hdr    map[string]string
 		expire bool // the first session token is expired: one retry
 		want   string
 	}{
-		{"PutObject", true, "PUT", "/data/obj", nil, false, md5ETag},
-		{"PutObject with Content-MD5", true, "PUT", "/data/obj", map[string]string{"Content-MD5": base64.StdEncoding.EncodeToString(sum[:])}, false, md5ETag},
-		{"UploadPart", true, "PUT", "/data/obj?partNumber=1&uploadId=u1", nil, false, md5ETag},
-		{"PutObject retried on an expired session", true, "PUT", "/data/obj", nil, true, md5ETag},
-		{"GetObject", true, "GET", "/data/obj", nil, false, `"abc-s3x"`},
-		{"HeadObject", true, "HEAD", "/data/obj", nil, false, `"abc-s3x"`},
-		{"CopyObject", true, "PUT", "/data/obj", map[string]string{"X-Amz-Copy-Source": "/data/src"}, false, `"abc-s3x"`},
-		{"PutObject append", true, "PUT", "/data/obj", map[string]string{"X-Amz-Write-Offset-Bytes": "10"}, false, `"abc-s3x"`},
-		{"GetObject, option off", false, "GET", "/data/obj", nil, false, `"abc"`},
-		{"PutObject, option off", false, "PUT", "/data/obj", nil, false, `"abc"`},
-		{"UploadPart, option off", false, "PUT", "/data/obj?partNumber=1&uploadId=u1", nil, false, `"abc"`},
+		{"PutObject", "", "PUT", "/data/obj", nil, false, `"abc-s3x"`},
+		{"PutObject with Content-MD5", "", "PUT", "/data/obj", cmd5, false, md5ETag},
+		{"UploadPart with Content-MD5", "", "PUT", "/data/obj?partNumber=1&uploadId=u1", cmd5, false, md5ETag},
+		{"UploadPart", "", "PUT", "/data/obj?partNumber=1&uploadId=u1", nil, false, `"abc-s3x"`},
+		{"PutObject, always", "always", "PUT", "/data/obj", nil, false, md5ETag},
+		{"PutObject with Content-MD5, always", "always", "PUT", "/data/obj", cmd5, false, md5ETag},
+		{"UploadPart, always", "always", "PUT", "/data/obj?partNumber=1&uploadId=u1", nil, false, md5ETag},
+		{"PutObject retried on an expired session, always", "always", "PUT", "/data/obj", nil, true, md5ETag},
+		{"PutObject with Content-MD5 retried", "", "PUT", "/data/obj", cmd5, true, md5ETag},
+		{"GetObject", "", "GET", "/data/obj", nil, false, `"abc-s3x"`},
+		{"HeadObject", "", "HEAD", "/data/obj", nil, false, `"abc-s3x"`},
+		{"CopyObject", "", "PUT", "/data/obj", map[string]string{"X-Amz-Copy-Source": "/data/src"}, false, `"abc-s3x"`},
+		{"PutObject append, always", "always", "PUT", "/data/obj", map[string]string{"X-Amz-Write-Offset-Bytes": "10"}, false, `"abc-s3x"`},
+		{"GetObject, option off", "off", "GET", "/data/obj", nil, false, `"abc"`},
+		{"PutObject with Content-MD5, option off", "off", "PUT", "/data/obj", cmd5, false, `"abc"`},
+		{"UploadPart, option off", "off", "PUT", "/data/obj?partNumber=1&uploadId=u1", nil, false, `"abc"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,7 +56,9 @@ func TestMD5ETags(t *testing.T) {
 			if tt.expire {
 				up.expire("tok-1")
 			}
-			_, srv := newTestProxy(t, up, func(o *Options) { o.PassthroughETags = !tt.on })
+			_, srv := newTestProxy(t, up, func(o *Options) {
+				o.PassthroughETags, o.AlwaysMD5ETags = tt.mode == "off", tt.mode == "always"
+			})
 			var b []byte
 			if tt.method == "PUT" {
 				b = body

@@ -78,6 +78,7 @@ func proxyOptions(cfg *config.Config, logger zerolog.Logger) (proxy.Options, err
 		Credentials:         locals,
 		LocalSessionTTL:     cfg.Auth.LocalSessionTTL,
 		PassthroughETags:    cfg.Compat.MD5ETags != nil && !*cfg.Compat.MD5ETags,
+		AlwaysMD5ETags:      cfg.Compat.PayloadMD5 == "always",
 		Logger:              logger,
 		AccessLog:           cfg.Log.AccessLog == nil || *cfg.Log.AccessLog,
 	}, nil

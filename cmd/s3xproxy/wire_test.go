@@ -64,7 +64,7 @@ auth:
     - {access_key_id: K1, secret_access_key: s1, buckets: [logs, "data-*"], access: read-write}
     - {access_key_id: K2, secret_access_key: s2}
     - {access_key_id: K3, secret_access_key: s3, access: deny}
-compat: {md5_etags: false}
+compat: {md5_etags: false, payload_md5: always}
 `
 
 func TestProxyOptionsMapping(t *testing.T) {
@@ -101,6 +101,7 @@ func TestProxyOptionsMapping(t *testing.T) {
 		{"LocalSessionTTL", o.LocalSessionTTL, 2 * time.Minute},
 		{"AccessLog", o.AccessLog, false},
 		{"PassthroughETags", o.PassthroughETags, true},
+		{"AlwaysMD5ETags", o.AlwaysMD5ETags, true},
 		{"Credentials", o.Credentials, []proxy.Credential{
 			{AccessKeyID: "K1", SecretAccessKey: "s1", Buckets: []string{"logs", "data-*"}, Access: proxy.AccessReadWrite},
 			{AccessKeyID: "K2", SecretAccessKey: "s2", Access: proxy.AccessRead},
@@ -132,7 +133,7 @@ func TestProxyOptionsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.DenyUnlisted || o.Anonymous != proxy.AccessNone || !o.SigV2 || !o.AccessLog ||
-		o.SessionMode != "auto" || o.ReplayBuffer != 8<<20 || o.Scheme != "https" || o.PassthroughETags {
+		o.SessionMode != "auto" || o.ReplayBuffer != 8<<20 || o.Scheme != "https" || o.PassthroughETags || o.AlwaysMD5ETags {
 		t.Errorf("unexpected defaults: %+v", o)
 	}
 	c, err := o.UpstreamCredentials.Retrieve(context.Background())

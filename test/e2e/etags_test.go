@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/md5"
+	"encoding/base64"
 	"encoding/xml"
 	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +62,12 @@ func (c etagCaller) must(t *testing.T, want int, method, key, query string, body
 	return b, h
 }
 
+// contentMD5 is the Content-MD5 header value of b.
+func contentMD5(b []byte) string {
+	s := md5.Sum(b)
+	return base64.StdEncoding.EncodeToString(s[:])
+}
+
 // xmlETags returns the content of every ETag element of an XML document.
 func xmlETags(t *testing.T, b []byte) []string {
 	t.Helper()
@@ -80,14 +89,15 @@ func xmlETags(t *testing.T, b []byte) []string {
 }
 
 // TestETagContract: with the default configuration, PutObject answers the
-// MD5 and every other ETag (HEAD, GET, listings V1 and V2, CopyObject,
-// GetObjectAttributes) is marked; marked ETags in If-Match, If-None-Match
-// and the copy-source conditions behave as S3's own would.
+// MD5 its client declared (Content-MD5) and every other ETag (HEAD, GET,
+// listings V1 and V2, CopyObject, GetObjectAttributes, a PutObject without
+// Content-MD5) is marked; marked ETags in If-Match, If-None-Match and the
+// copy-source conditions behave as S3's own would.
 func TestETagContract(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	c := etagCaller{e: e}
 	body := payload(40_000, 81)
-	_, h := c.must(t, 200, "PUT", "etag/obj", "", body, nil)
+	_, h := c.must(t, 200, "PUT", "etag/obj", "", body, http.Header{"Content-Md5": {contentMD5(body)}})
 	if got := h.Get("ETag"); got != quotedMD5(body) {
 		t.Fatalf("PutObject ETag %s, want the MD5 %s", got, quotedMD5(body))
 	}
@@ -95,6 +105,11 @@ func TestETagContract(t *testing.T) {
 	etag := h.Get("ETag")
 	if !markedETag.MatchString(etag) {
 		t.Fatalf("HEAD ETag %q, want S3's marked", etag)
+	}
+	_, h = c.must(t, 200, "PUT", "etag/undeclared", "", body, nil)
+	_, hh := c.must(t, 200, "HEAD", "etag/undeclared", "", nil, nil)
+	if got := h.Get("ETag"); !markedETag.MatchString(got) || got != hh.Get("ETag") {
+		t.Fatalf("PutObject without Content-MD5: ETag %s, want S3's marked, as HEAD says (%s)", got, hh.Get("ETag"))
 	}
 	other := `"` + strings.Repeat("f", 32) + `-s3x"`
 
@@ -158,8 +173,13 @@ func TestETagContract(t *testing.T) {
 		} {
 			st, b, _ := c.do(t, "GET", "", q, nil, nil)
 			tags := xmlETags(t, b)
-			if st != 200 || len(tags) == 0 || tags[0] != etag {
-				t.Errorf("list %s: status %d, ETags %q, want %q first: %s", q, st, tags, etag, b)
+			if st != 200 || !slices.Contains(tags, etag) {
+				t.Errorf("list %s: status %d, ETags %q, want %q among them: %s", q, st, tags, etag, b)
+			}
+			for _, tag := range tags {
+				if !markedETag.MatchString(tag) {
+					t.Errorf("list %s: ETag %q not marked", q, tag)
+				}
 			}
 		}
 	})
@@ -172,9 +192,10 @@ func TestETagContract(t *testing.T) {
 	})
 }
 
-// TestETagContractMultipart: UploadPart answers MD5s, UploadPartCopy and
-// ListParts marked ETags, and CompleteMultipartUpload accepts a list mixing
-// both, path-style and virtual-host, answering S3's ETag marked.
+// TestETagContractMultipart: UploadPart answers the MD5 declared in
+// Content-MD5 (else S3's ETag, marked), UploadPartCopy and ListParts marked
+// ETags, and CompleteMultipartUpload accepts a list mixing both, path-style
+// and virtual-host, answering S3's ETag marked.
 func TestETagContractMultipart(t *testing.T) {
 	e := newEnv(t, envConfig{proxy: func(o *proxy.Options) { o.VirtualHostDomains = []string{"s3.test"} }})
 	seed := payload(5<<20, 82)
@@ -190,7 +211,7 @@ func TestETagContractMultipart(t *testing.T) {
 			}
 			up := "uploadId=" + url.QueryEscape(init.UploadId)
 			p1, p3 := payload(5<<20, 83), payload(1000, 84)
-			_, h1 := c.must(t, 200, "PUT", key, "partNumber=1&"+up, p1, nil)
+			_, h1 := c.must(t, 200, "PUT", key, "partNumber=1&"+up, p1, http.Header{"Content-Md5": {contentMD5(p1)}})
 			b2, _ := c.must(t, 200, "PUT", key, "partNumber=2&"+up, nil,
 				http.Header{"X-Amz-Copy-Source": {"/" + aliasData + "/mpe/seed"}})
 			_, h3 := c.must(t, 200, "PUT", key, "partNumber=3&"+up, p3, nil)
@@ -198,13 +219,13 @@ func TestETagContractMultipart(t *testing.T) {
 			if ct := xmlETags(t, b2); len(ct) == 1 {
 				tags[1] = ct[0]
 			}
-			if tags[0] != quotedMD5(p1) || tags[2] != quotedMD5(p3) || !markedETag.MatchString(tags[1]) {
-				t.Fatalf("part ETags %q: want MD5, marked, MD5", tags)
+			if tags[0] != quotedMD5(p1) || !markedETag.MatchString(tags[1]) || !markedETag.MatchString(tags[2]) {
+				t.Fatalf("part ETags %q: want MD5, marked, marked", tags)
 			}
 			lp, _ := c.must(t, 200, "GET", key, up, nil, nil)
 			listed := xmlETags(t, lp)
-			if len(listed) != 3 || listed[1] != tags[1] {
-				t.Errorf("ListParts ETags %q: want 3, marked, part 2 = %s", listed, tags[1])
+			if len(listed) != 3 || listed[1] != tags[1] || listed[2] != tags[2] {
+				t.Errorf("ListParts ETags %q: want 3, marked, parts 2 and 3 = %q", listed, tags[1:])
 			}
 			for _, l := range listed {
 				if !markedETag.MatchString(l) {

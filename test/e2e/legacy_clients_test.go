@@ -63,7 +63,9 @@ func TestLegacyS3cmd(t *testing.T) {
 	t.Run("put 20 MiB multipart", func(t *testing.T) {
 		e.emu.ResetStats()
 		out, code := c.s3cmd(t, cfg, "--multipart-chunk-size-mb=5", "put", fBig, "s3://data/s3cmd/big")
-		sessionSigned(t, e, "CreateMultipartUpload", "UploadPart", "ListParts", "CompleteMultipartUpload")
+		// s3cmd sends no Content-MD5 with its parts: their ETags are S3's,
+		// marked, and Complete unmarks them without a ListParts call.
+		sessionSigned(t, e, "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload")
 		mustOK(t, "s3cmd put", out, code)
 		if st := e.emu.Stats(); st.Requests["UploadPart"] != 4 || st.SessionRequests["CompleteMultipartUpload"] != 1 {
 			t.Errorf("upstream %v, want 4 UploadPart and 1 CompleteMultipartUpload", st.Requests)
