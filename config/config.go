@@ -161,9 +161,10 @@ type Auth struct {
 type Compat struct {
 	// MD5ETags is the ETag contract legacy clients check (docs/compat.md,
 	// "ETags"): successful PutObject and UploadPart answers carry the hex
-	// MD5 of the uploaded payload, every other ETag S3 Express returns
-	// (HEAD, GET, listings, CopyObject, CompleteMultipartUpload, ListParts)
-	// reaches the client marked as not-an-MD5 ("<etag>-s3x"), and marked
+	// MD5 of the uploaded payload (see PayloadMD5), every other ETag S3
+	// Express returns (HEAD, GET, listings, CopyObject,
+	// CompleteMultipartUpload, ListParts) reaches the client marked as
+	// not-an-MD5 ("<etag>-s3x"), and marked
 	// ETags are mapped back in If-Match, If-None-Match, the copy-source
 	// conditions and CompleteMultipartUpload part lists. false restores
 	// pure pass-through of S3's ETags. Default true.

@@ -110,11 +110,11 @@ type Options struct {
 	// PassthroughETags turns the ETag contract off, so S3's ETags reach
 	// clients unchanged. The contract (docs/compat.md, "ETags"; on by
 	// default, as legacy clients need it): successful PutObject and
-	// UploadPart answers carry the quoted hex MD5 of the payload the proxy
-	// streamed upstream (hashed in stream, off the copy path, never
-	// buffered), which s3cmd, boto 2 and aws-sdk-java v1 verify, S3
-	// Express ETags not being MD5 digests; every other ETag (HEAD, GET,
-	// listings, CopyObject, CompleteMultipartUpload, ListParts) is marked
+	// UploadPart answers carry the quoted hex MD5 of the payload when the
+	// client declared it in Content-MD5 (verified in stream) or under
+	// AlwaysMD5ETags, which boto 2 requires, S3 Express ETags not being MD5
+	// digests; every other ETag (HEAD, GET, listings, CopyObject,
+	// CompleteMultipartUpload, ListParts, other PutObjects) is marked
 	// (compat.MarkETag: "<etag>-s3x"), so no client takes it for an MD5;
 	// and marked ETags are mapped back in If-Match, If-None-Match, the
 	// copy-source conditions and CompleteMultipartUpload part lists, whose
