@@ -70,7 +70,16 @@ func UnmarkConditions(h http.Header) {
 	for _, k := range ConditionHeaders {
 		vv := h[k]
 		for i, v := range vv {
-			vv[i] = unmarkList(v)
+			if u := unmarkList(v); u != v {
+				// A new slice: the value slices may be shared with the
+				// inbound request's header.
+				out := append([]string(nil), vv...)
+				for j := i; j < len(out); j++ {
+					out[j] = unmarkList(out[j])
+				}
+				h[k] = out
+				break
+			}
 		}
 	}
 }
