@@ -207,16 +207,25 @@ type LocalSessions struct {
 	TTL time.Duration `yaml:"ttl"`
 }
 
-// Compat holds opt-in legacy-client compatibility modes that change what
-// every client sees, so they are off by default (see docs/compat.md).
+// Compat holds legacy-client compatibility modes (see docs/compat.md).
 type Compat struct {
-	// MD5ETags replaces the ETag of successful PutObject and UploadPart
-	// answers with the hex MD5 of the uploaded payload, which legacy clients
-	// such as s3cmd compare with what they sent (S3 Express ETags are not
-	// MD5 digests), and translates those ETags back in
-	// CompleteMultipartUpload. GET, HEAD and listings keep S3's ETags, so an
-	// If-Match with an MD5 ETag does not match. Default false.
-	MD5ETags bool `yaml:"md5_etags"`
+	// MD5ETags is the ETag contract legacy clients check (docs/compat.md,
+	// "ETags"): successful PutObject and UploadPart answers carry the hex
+	// MD5 of the uploaded payload (see PayloadMD5), every other ETag S3
+	// Express returns (HEAD, GET, listings, CopyObject,
+	// CompleteMultipartUpload, ListParts) reaches the client marked as
+	// not-an-MD5 ("<etag>-s3x"), and marked
+	// ETags are mapped back in If-Match, If-None-Match, the copy-source
+	// conditions and CompleteMultipartUpload part lists. false restores
+	// pure pass-through of S3's ETags. Default true.
+	MD5ETags *bool `yaml:"md5_etags"`
+	// PayloadMD5 chooses which PutObject and UploadPart answers carry the
+	// payload's MD5 under md5_etags: "declared" answers the client's own
+	// Content-MD5 (which the proxy verifies anyway) and marks S3's ETag
+	// when the client sent none; "always" also hashes every payload sent
+	// without one, at about 1.6 CPU-seconds per GiB (docs/compat.md).
+	// Default "declared".
+	PayloadMD5 string `yaml:"payload_md5"`
 	// MaxListPagesPerRequest bounds the upstream ListObjectsV2 pages one
 	// emulated listing (ListObjects V1, or a prefix directory buckets
 	// refuse, filtered by the proxy) may fetch for one client request; when

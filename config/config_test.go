@@ -46,6 +46,7 @@ func TestDefaults(t *testing.T) {
 		Retry: Retry{ReplayBuffer: 8 << 20, ReplayBudget: 64 << 20},
 		Auth: Auth{Anonymous: "deny", MaxClockSkew: 15 * time.Minute, SigV2: ptr(true),
 			LocalSessions: LocalSessions{TTL: 5 * time.Minute}},
+		Compat: Compat{MD5ETags: ptr(true), PayloadMD5: "declared"},
 	}
 	want.Compat.MaxListPagesPerRequest = 10
 	if !reflect.DeepEqual(cfg, want) {
@@ -101,7 +102,7 @@ auth:
       buckets: ["logs", "data-*"]
       access: read-write
     - {access_key_id: K2, secret_access_key: s2}
-compat: {md5_etags: true, max_list_pages_per_request: 3}
+compat: {md5_etags: false, payload_md5: always, max_list_pages_per_request: 3}
 `
 
 func TestFullConfig(t *testing.T) {
@@ -144,7 +145,8 @@ func TestFullConfig(t *testing.T) {
 		{"auth.sigv2", *cfg.Auth.SigV2, false},
 		{"auth.local_sessions", cfg.Auth.LocalSessions, LocalSessions{Keys: []string{
 			"c2Vzc2lvbi1rZXktZm9yLXRoZS1leGFtcGxlLTMyYnl0ZXM=", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"}, TTL: time.Minute}},
-		{"compat.md5_etags", cfg.Compat.MD5ETags, true},
+		{"compat.md5_etags", *cfg.Compat.MD5ETags, false},
+		{"compat.payload_md5", cfg.Compat.PayloadMD5, "always"},
 		{"compat.max_list_pages_per_request", cfg.Compat.MaxListPagesPerRequest, 3},
 		{"auth.credentials", cfg.Auth.Credentials, []LocalCredential{
 			{AccessKeyID: "K1", SecretAccessKey: "fallback", Buckets: []string{"logs", "data-*"}, Access: "read-write"},

@@ -91,6 +91,10 @@ func applyDefaults(c *Config, set map[string]bool) {
 	}
 	d.auth(&c.Auth)
 	d.integer("compat.max_list_pages_per_request", &c.Compat.MaxListPagesPerRequest, DefaultMaxListPages)
+	if c.Compat.MD5ETags == nil {
+		c.Compat.MD5ETags = ptr(true)
+	}
+	d.str("compat.payload_md5", &c.Compat.PayloadMD5, "declared")
 }
 
 func (d defaulter) sessions(s *Sessions) {

@@ -46,6 +46,7 @@ func TestErrors(t *testing.T) {
 		{"compat.md5_etags not a bool", region + "compat:\n  md5_etags: md5\n", []string{`c.yaml:3: compat.md5_etags: must be true or false, got "md5"`}},
 		{"list page cap out of range", region + "compat:\n  max_list_pages_per_request: 0\n",
 			[]string{"c.yaml:3: compat.max_list_pages_per_request: must be between 1 and 1000, got 0"}},
+		{"compat.payload_md5 unknown", region + "compat:\n  md5_etags: true\n  payload_md5: sometimes\n", []string{`c.yaml:4: compat.payload_md5: must be one of declared, always, got "sometimes"`}},
 		{"mapping for scalar", region + "log:\n  level: {a: b}\n", []string{"c.yaml:3: log.level: must be a single value, not a mapping"}},
 		{"scalar for list", region + "server: {virtual_host_domains: s3.local}\n", []string{"c.yaml:2: server.virtual_host_domains: must be a list, not a scalar"}},
 		{"enums", region + "tls: {mode: on}\nlog: {level: loud, format: xml}\nbuckets: {default: allow}\nsessions: {mode: rw}\nauth: {anonymous: all}\n", []string{

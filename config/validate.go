@@ -29,6 +29,7 @@ func validate(c *Config, d *decoder) {
 	v.auth(&c.Auth)
 	v.intRange("compat.max_list_pages_per_request", c.Compat.MaxListPagesPerRequest, 1, 1000)
 	v.limits(c)
+	v.oneOf("compat.payload_md5", c.Compat.PayloadMD5, "declared", "always")
 }
 
 // lineOf returns the line of path or of its nearest ancestor, 0 if none.

@@ -131,17 +131,30 @@ type Options struct {
 	// Shims run, in order, on every authorized request that is forwarded,
 	// before it is signed, after the built-in compatibility shims (ACL,
 	// storage class, Content-MD5, DeleteObjects checksum and, with
-	// MD5ETags, the CompleteMultipartUpload ETag translation).
+	// the ETag contract, the CompleteMultipartUpload ETag translation).
 	Shims []RequestShim
-	// MD5ETags replaces the ETag of successful PutObject and UploadPart
-	// answers with the quoted hex MD5 of the payload the proxy streamed
-	// upstream (hashed in stream, never buffered), which is what legacy
-	// clients such as s3cmd verify: S3 Express ETags are not MD5 digests.
-	// GET, HEAD and List keep S3's ETags, so an If-Match with an MD5 ETag
-	// will not match. CompleteMultipartUpload bodies are translated back:
-	// the part ETags are replaced with the real ones from ListParts
-	// (compat.CompleteMultipartETags). Default false (S3's ETags).
-	MD5ETags bool
+	// PassthroughETags turns the ETag contract off, so S3's ETags reach
+	// clients unchanged. The contract (docs/compat.md, "ETags"; on by
+	// default, as legacy clients need it): successful PutObject and
+	// UploadPart answers carry the quoted hex MD5 of the payload when the
+	// client declared it in Content-MD5 (verified in stream) or under
+	// AlwaysMD5ETags, which boto 2 requires, S3 Express ETags not being MD5
+	// digests; every other ETag (HEAD, GET, listings, CopyObject,
+	// CompleteMultipartUpload, ListParts, other PutObjects) is marked
+	// (compat.MarkETag: "<etag>-s3x"), so no client takes it for an MD5;
+	// and marked ETags are mapped back in If-Match, If-None-Match, the
+	// copy-source conditions and CompleteMultipartUpload part lists, whose
+	// MD5 part ETags are replaced with the real ones from ListParts
+	// (compat.CompleteMultipartETags). Default false (the contract applies).
+	PassthroughETags bool
+	// AlwaysMD5ETags makes every successful PutObject and UploadPart
+	// answer the MD5 of its payload, hashing those sent without a
+	// Content-MD5 as they stream (about 1.6 CPU-seconds per GiB: MD5 runs
+	// at ~650 MB/s on one core, slower than a bare hop moves a body).
+	// Default false: the MD5 is answered only when the client declared it
+	// in Content-MD5, which the proxy verifies anyway; otherwise S3's ETag,
+	// marked. Ignored with PassthroughETags.
+	AlwaysMD5ETags bool
 	// Lister configures the default ListObjects and ListObjectsV2
 	// handlers; zero fields take compat's defaults (1000-key pages when a
 	// prefix is filtered, at most compat.DefaultMaxPages upstream pages per

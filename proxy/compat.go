@@ -22,24 +22,39 @@ import (
 // ahead of Options.Shims.
 func (p *Proxy) defaultShims() []RequestShim {
 	shims := []RequestShim{shimACL, shimStorageClass, shimContentMD5, shimDeleteObjects}
-	if p.opts.MD5ETags {
-		shims = append(shims, p.shimCompleteMD5ETags)
+	if !p.opts.PassthroughETags {
+		shims = append(shims, shimUnmarkETags, p.shimCompleteMD5ETags)
 	}
 	return shims
 }
 
-// hashPayloadMD5 arranges, under Options.MD5ETags, for the decoded payload
+// hashPayloadMD5 arranges, under the ETag contract, for the decoded payload
 // of a PutObject or UploadPart to be hashed with MD5 as it streams
 // upstream (a passthrough reader below any aws-chunked re-encoding, see
 // signing.Result.WrapPayload), for modifyResponse to answer as the ETag.
 // It runs after verifyContentMD5, so the hasher sees EOF only once the
-// Content-MD5 check has passed.
+// Content-MD5 check has passed; a payload with a Content-MD5 is not hashed
+// again (compat.KnownPayloadMD5).
 func (p *Proxy) hashPayloadMD5(x *exchange, res *signing.Result) error {
-	if !p.opts.MD5ETags || res == nil {
+	if p.opts.PassthroughETags || res == nil {
 		return nil
 	}
 	if op := x.req.Op.Name; op != "PutObject" && op != "UploadPart" {
 		return nil
+	}
+	if x.req.In.Header.Get("X-Amz-Write-Offset-Bytes") != "" {
+		// An append: S3's ETag is that of the whole object, not of this
+		// payload, so it is marked like any other (markETags).
+		return nil
+	}
+	if m, ok := compat.KnownPayloadMD5(x.req.In.Header.Get(compat.HeaderContentMD5)); ok {
+		// verifyContentMD5 already hashes the payload with MD5: a 2xx
+		// answer proves the client's digest, so it is not computed twice.
+		x.etag = m
+		return nil
+	}
+	if !p.opts.AlwaysMD5ETags {
+		return nil // S3's ETag, marked (markETags)
 	}
 	m := compat.NewPayloadMD5(payloadLength(res))
 	if err := res.WrapPayload(m.Wrap); err != nil {
@@ -62,7 +77,7 @@ func payloadLength(res *signing.Result) int64 {
 	return res.ContentLength
 }
 
-// shimCompleteMD5ETags translates, under Options.MD5ETags, the MD5 part
+// shimCompleteMD5ETags translates, under the ETag contract, the MD5 part
 // ETags of a CompleteMultipartUpload body back to the upload's real ones
 // (compat.CompleteMultipartETags: one ListParts call per 1000 parts,
 // session-signed like the request). An aws-chunked body is forwarded
@@ -138,12 +153,12 @@ func shimDeleteObjects(req *Request) error {
 func (p *Proxy) defaultHandlers(issuer *localsession.Issuer) map[string]Handler {
 	lister := compat.NewLister(p.opts.Lister)
 	return map[string]Handler{
-		"ListObjects": func(w http.ResponseWriter, req *Request) error {
+		"ListObjects": p.markingHandler(func(w http.ResponseWriter, req *Request) error {
 			return lister.ListObjectsV1(w, req.In, p.upstreamFor(req), req.Bucket, req.Query)
-		},
-		"ListObjectsV2": func(w http.ResponseWriter, req *Request) error {
+		}),
+		"ListObjectsV2": p.markingHandler(func(w http.ResponseWriter, req *Request) error {
 			return lister.ListObjectsV2(w, req.In, p.upstreamFor(req), req.Bucket, req.Query)
-		},
+		}),
 		"ListBuckets": p.listBuckets,
 		"GetBucketLocation": func(w http.ResponseWriter, req *Request) error {
 			compat.GetBucketLocation(w, req.In, req.Target.Region)

@@ -75,7 +75,7 @@ type exchange struct {
 	req  Request
 	call call
 	// etag hashes the payload of a PutObject or UploadPart under
-	// Options.MD5ETags (nil otherwise); modifyResponse reads it.
+	// the ETag contract (nil otherwise); modifyResponse reads it.
 	etag *compat.PayloadMD5
 	// closed: the client closed its connection before the upstream
 	// answered; the record says 499 whatever was written (errorHandler).

@@ -23,23 +23,18 @@ const (
 const statusClientClosed = 499
 
 // modifyResponse is the one ReverseProxy ModifyResponse hook: it records
-// the upstream error code, renames the upstream request ids and, under
-// Options.MD5ETags, replaces the ETag of a successful PutObject or
-// UploadPart with the MD5 of the payload (only when the whole payload was
-// hashed). The status, the other headers and the body pass through
-// unchanged, except that nothing is relayed for a request whose signature
-// is still pending (guardPending).
+// the upstream error code, renames the upstream request ids and applies
+// the ETag contract (markETags: the MD5 of a PutObject or UploadPart
+// payload, every other ETag marked). The status, the other headers and the
+// body pass through unchanged, except that nothing is relayed for a
+// request whose signature is still pending (guardPending).
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if x := exchangeFrom(resp.Request.Context()); x != nil {
 		if err := guardPending(x, resp); err != nil {
 			return err
 		}
 		x.rec.ErrorCode = x.call.errorCode
-		if x.etag != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
-			if etag, ok := x.etag.ETag(); ok {
-				resp.Header.Set("Etag", etag)
-			}
-		}
+		p.markETags(x, resp)
 	}
 	h := resp.Header
 	if v := h.Values("X-Amz-Request-Id"); len(v) > 0 {

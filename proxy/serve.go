@@ -96,7 +96,7 @@ func (p *Proxy) begin(w http.ResponseWriter, r *http.Request) *exchange {
 
 // prepare runs addressing, authentication, routing, classification and
 // authorization, arranges the Content-MD5 check of the payload (and, under
-// Options.MD5ETags, its MD5 for the ETag), and fills
+// the ETag contract, its MD5 for the ETag), and fills
 // x.req with the outbound header, query and body.
 func (p *Proxy) prepare(x *exchange, r *http.Request) error {
 	if err := checkHeaderLimits(r.Header); err != nil {

@@ -105,7 +105,8 @@ type checkReader struct {
 	h    hash.Hash
 	want []byte
 	// sumCheck, when set, checks the digest instead of want and mismatch
-	// (a signature over it, see deferredV4).
+	// (a signature over it, see deferredV4), or only records it
+	// (DigestReader).
 	sumCheck func(sum []byte) error
 	length   int64 // declared length, -1 if unknown
 	n        int64 // bytes read from rc

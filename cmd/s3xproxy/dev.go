@@ -108,9 +108,7 @@ func devProxyOptions(env *devEnv, logger zerolog.Logger) proxy.Options {
 			AccessKeyID: env.LocalKey, SecretAccessKey: env.LocalSecret,
 			Buckets: []string{"*"}, Access: proxy.AccessReadWrite,
 		}},
-		SigV2: true,
-		// s3cmd checks the ETag of each upload against the MD5 it computed.
-		MD5ETags:  true,
+		SigV2:     true,
 		Logger:    logger,
 		AccessLog: true,
 	}

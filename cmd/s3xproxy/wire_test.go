@@ -68,7 +68,7 @@ auth:
     - {access_key_id: K1, secret_access_key: s1, buckets: [logs, "data-*"], access: read-write}
     - {access_key_id: K2, secret_access_key: s2}
     - {access_key_id: K3, secret_access_key: s3, access: deny}
-compat: {md5_etags: true, max_list_pages_per_request: 4}
+compat: {md5_etags: false, payload_md5: always, max_list_pages_per_request: 4}
 `
 
 func TestProxyOptionsMapping(t *testing.T) {
@@ -109,7 +109,8 @@ func TestProxyOptionsMapping(t *testing.T) {
 		{"LocalSessionKeys", o.LocalSessionKeys, [][]byte{[]byte("session-key-for-the-example-32bytes"),
 			{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}}},
 		{"AccessLog", o.AccessLog, false},
-		{"MD5ETags", o.MD5ETags, true},
+		{"PassthroughETags", o.PassthroughETags, true},
+		{"AlwaysMD5ETags", o.AlwaysMD5ETags, true},
 		{"Lister", o.Lister, compat.ListerOptions{MaxPages: 4}},
 		{"Credentials", o.Credentials, []proxy.Credential{
 			{AccessKeyID: "K1", SecretAccessKey: "s1", Buckets: []string{"logs", "data-*"}, Access: proxy.AccessReadWrite},
@@ -142,7 +143,7 @@ func TestProxyOptionsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.DenyUnlisted || o.Anonymous != proxy.AccessNone || !o.SigV2 || !o.AccessLog ||
-		o.SessionMode != "auto" || o.ReplayBuffer != 8<<20 || o.Scheme != "https" || o.MD5ETags ||
+		o.SessionMode != "auto" || o.ReplayBuffer != 8<<20 || o.Scheme != "https" || o.PassthroughETags || o.AlwaysMD5ETags ||
 		o.ReplayBudget.Limit() != 64<<20 || o.BodyIdleTimeout != 30*time.Second {
 		t.Errorf("unexpected defaults: %+v", o)
 	}

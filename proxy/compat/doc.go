@@ -8,9 +8,11 @@
 // DeleteObjectsChecksum) are pure functions over the inbound headers and
 // body (for VerifyContentMD5, the verified signing.Result); they never
 // buffer a body except DeleteObjectsChecksum and CompleteMultipartETags,
-// whose buffers are explicitly bounded. The opt-in MD5-ETag mode is
-// PayloadMD5 (hash an upload as it streams) and CompleteMultipartETags
-// (translate the MD5 part ETags back through ListParts). Handlers
+// whose buffers are explicitly bounded. The ETag contract (on by default)
+// is PayloadMD5 (hash an upload as it streams), MarkETag / ETagMarker (mark
+// every other ETag, in headers and streamed XML), UnmarkConditions (map
+// marked ETags back in conditional headers) and CompleteMultipartETags
+// (map part ETags back, MD5s through ListParts). Handlers
 // (Lister, ListBuckets) talk to S3 only through the Upstream interface, which
 // the proxy core implements (routing and signing are not done here), and
 // transform XML token by token. Errors the proxy itself answers are

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"net/url"
@@ -17,27 +17,42 @@ import (
 	"sync"
 
 	"github.com/s3xproxy/s3xproxy/proxy/s3err"
+	"github.com/s3xproxy/s3xproxy/signing"
 )
 
-// MD5 ETags (opt-in, see docs/compat.md): S3 Express ETags are random
-// strings, but s3cmd and other legacy clients compare the ETag of a
-// PutObject / UploadPart answer with the MD5 of what they sent and fail the
-// upload when they differ. PayloadMD5 computes that MD5 while the payload
-// streams upstream, and CompleteMultipartETags translates the MD5 ETags the
-// client later lists in CompleteMultipartUpload back to the real ones.
+// MD5 ETags (the ETag contract, see docs/compat.md and etagmark.go): S3
+// Express ETags are random strings, but s3cmd, boto 2 and other legacy
+// clients compare the ETag of a PutObject / UploadPart answer with the MD5
+// of what they sent and fail the upload when they differ. PayloadMD5
+// computes that MD5 while the payload streams upstream, and
+// CompleteMultipartETags translates the MD5 ETags the client later lists in
+// CompleteMultipartUpload back to the real ones.
 
 // PayloadMD5 hashes a payload as it streams through the reader Wrap
-// returns, without buffering it. Wrap and ETag may be called from different
+// returns, without buffering it and off the copy path
+// (signing.DigestReader). Wrap and ETag may be called from different
 // goroutines (the transport reads the body while the response hook asks
 // for the ETag). The zero value is not usable; use NewPayloadMD5.
 type PayloadMD5 struct {
-	length int64 // declared payload length, -1 if unknown
+	length int64  // declared payload length, -1 if unknown
+	known  []byte // the digest, when the client declared it (KnownPayloadMD5)
 
-	mu     sync.Mutex // guards the fields below
-	h      hash.Hash
-	n      int64
-	etag   string // quoted hex digest, set once the whole payload was read
-	failed bool   // a read error, or more bytes than declared
+	mu sync.Mutex // guards d
+	d  *signing.DigestReader
+}
+
+// KnownPayloadMD5 returns a PayloadMD5 whose ETag is the client's
+// Content-MD5 (base64), with no hashing, and false if contentMD5 is not a
+// base64 MD5. It is for payloads that VerifyContentMD5 checks: their
+// upload cannot succeed unless the payload matches (the checking reader
+// withholds the last byte until it does), so a 2xx answer proves the
+// digest.
+func KnownPayloadMD5(contentMD5 string) (*PayloadMD5, bool) {
+	sum, err := base64.StdEncoding.DecodeString(contentMD5)
+	if err != nil || len(sum) != md5.Size {
+		return nil, false
+	}
+	return &PayloadMD5{known: sum}, true
 }
 
 // NewPayloadMD5 returns a PayloadMD5 for a payload of length bytes (-1 if
@@ -45,57 +60,40 @@ type PayloadMD5 struct {
 // bytes were read: a server may answer before the sender's last read
 // returns io.EOF.
 func NewPayloadMD5(length int64) *PayloadMD5 {
-	return &PayloadMD5{length: length, h: md5.New()}
+	return &PayloadMD5{length: length}
 }
 
 // Wrap returns a reader yielding rc's bytes unchanged while hashing them;
-// closing it closes rc. It has the signature of a
-// signing.Result.WrapPayload wrap function and never fails.
+// closing it closes rc. A payload of another length than declared fails
+// its Read. It has the signature of a signing.Result.WrapPayload wrap
+// function and never fails.
 func (m *PayloadMD5) Wrap(rc io.ReadCloser) (io.ReadCloser, error) {
-	return &md5Tee{m: m, rc: rc}, nil
+	d := signing.NewDigestReader(rc, md5.New(), m.length)
+	m.mu.Lock()
+	m.d = d
+	m.mu.Unlock()
+	return d, nil
 }
 
 // ETag returns the quoted hex MD5 of the payload ("\"<32 hex>\"") and true
 // once the whole payload has been read, and false before that or after a
 // read error.
 func (m *PayloadMD5) ETag() (string, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.etag, m.etag != "" && !m.failed
-}
-
-func (m *PayloadMD5) add(p []byte, err error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.failed {
-		return
+	if m.known != nil {
+		return `"` + hex.EncodeToString(m.known) + `"`, true
 	}
-	m.h.Write(p)
-	m.n += int64(len(p))
-	switch {
-	case err != nil && err != io.EOF, m.length >= 0 && m.n > m.length:
-		m.failed = true
-	case m.etag == "" && (err == io.EOF || m.length >= 0 && m.n == m.length):
-		if m.length >= 0 && m.n != m.length {
-			m.failed = true
-			return
-		}
-		m.etag = `"` + hex.EncodeToString(m.h.Sum(nil)) + `"`
+	m.mu.Lock()
+	d := m.d
+	m.mu.Unlock()
+	if d == nil {
+		return "", false
 	}
+	sum, ok := d.Sum()
+	if !ok {
+		return "", false
+	}
+	return `"` + hex.EncodeToString(sum) + `"`, true
 }
-
-type md5Tee struct {
-	m  *PayloadMD5
-	rc io.ReadCloser
-}
-
-func (t *md5Tee) Read(p []byte) (int, error) {
-	n, err := t.rc.Read(p)
-	t.m.add(p[:n], err)
-	return n, err
-}
-
-func (t *md5Tee) Close() error { return t.rc.Close() }
 
 // DefaultCompleteMaxBody bounds the CompleteMultipartUpload body that
 // CompleteMultipartETags buffers: 10000 parts of about 100 bytes of XML
@@ -121,19 +119,20 @@ type CompleteInput struct {
 }
 
 // CompleteMultipartETags rewrites a CompleteMultipartUpload body whose part
-// ETags are the MD5 ETags handed out under MD5-ETag mode: it reads the body
-// (at most MaxBytes; larger is 400 MalformedXML), lists the upload's parts
-// upstream (ListParts through up, following NextPartNumberMarker) and
-// replaces the content of each Part's ETag element with the real ETag of
-// that part number when the client's value is an MD5 (32 hex digits,
-// quoted or not) or already the real one; any other value is kept, so S3
-// still refuses a wrong ETag. Everything else in the body (checksums,
-// whitespace, namespaces) is kept byte for byte. It needs no state, so it
-// works whichever replica answered the UploadPart calls.
+// ETags are those the ETag contract handed out: it reads the body (at most
+// MaxBytes; larger is 400 MalformedXML) and replaces the content of each
+// Part's ETag element with S3's ETag: a marked ETag (MarkETag) is
+// unmarked; an MD5 (32 hex digits, quoted or not) is replaced with the
+// ETag of that part number from ListParts (through up, following
+// NextPartNumberMarker up to the highest part number listed with an MD5;
+// not called when no part has one); any other value is kept, so S3 still
+// refuses a wrong ETag. Everything else in the body (checksums, whitespace,
+// namespaces) is kept byte for byte. It needs no state, so it works
+// whichever replica answered the UploadPart calls.
 //
 // It returns the body to send and its length; the caller sets the request's
-// Body and ContentLength from them. A part number that ListParts does not
-// know is 400 InvalidPart; a body that is not well-formed or has a part
+// Body and ContentLength from them. A part listed with an MD5 whose number
+// ListParts does not know is 400 InvalidPart; a body that is not well-formed or has a part
 // without a valid PartNumber is 400 MalformedXML; an upstream ListParts
 // error is returned with upstream's status, code and message. in.Body is
 // closed; in.Header loses Content-MD5 (the body changes) only on success.
@@ -157,18 +156,20 @@ func CompleteMultipartETags(ctx context.Context, up Upstream, in CompleteInput) 
 	if err != nil {
 		return nil, 0, err
 	}
-	if len(parts) > 0 {
-		maxPart := 0
-		for _, p := range parts {
+	maxPart := 0 // highest part number listed with an MD5 ETag
+	for _, p := range parts {
+		if isMD5ETag(p.etag) {
 			maxPart = max(maxPart, p.number)
 		}
-		actual, err := listPartETags(ctx, up, in, maxPart)
-		if err != nil {
+	}
+	var actual map[int]string
+	if maxPart > 0 {
+		if actual, err = listPartETags(ctx, up, in, maxPart); err != nil {
 			return nil, 0, err
 		}
-		if buf, err = rewriteETags(buf, parts, actual); err != nil {
-			return nil, 0, err
-		}
+	}
+	if buf, err = rewriteETags(buf, parts, actual); err != nil {
+		return nil, 0, err
 	}
 	in.Header.Del(HeaderContentMD5)
 	return io.NopCloser(bytes.NewReader(buf)), int64(len(buf)), nil
@@ -243,19 +244,28 @@ func scanCompleteParts(body []byte) ([]completePart, error) {
 	return parts, nil
 }
 
-// rewriteETags replaces each part's ETag content with the real ETag when
-// the client sent an MD5 ETag (or the real one).
+// rewriteETags replaces each part's ETag content with S3's ETag: a marked
+// ETag (from ListParts, UploadPartCopy or a HEAD) is unmarked, an MD5 ETag
+// (from UploadPart) is replaced with the ETag ListParts gave for its part
+// number (actual; a number missing there is InvalidPart), the real ETag is
+// kept, and anything else is left for S3 to refuse.
 func rewriteETags(body []byte, parts []completePart, actual map[int]string) ([]byte, error) {
 	var out bytes.Buffer
 	out.Grow(len(body) + len(parts)*8)
 	prev := int64(0)
 	for _, p := range parts {
-		etag, ok := actual[p.number]
-		if !ok {
-			return nil, invalidPart(p.number)
-		}
-		if p.start < 0 || !(isMD5ETag(p.etag) || unquote(p.etag) == unquote(etag)) {
+		if p.start < 0 {
 			continue
+		}
+		etag, marked := UnmarkETag(p.etag)
+		if !marked {
+			if !isMD5ETag(p.etag) {
+				continue
+			}
+			var ok bool
+			if etag, ok = actual[p.number]; !ok {
+				return nil, invalidPart(p.number)
+			}
 		}
 		out.Write(body[prev:p.start])
 		_ = xml.EscapeText(&out, []byte(etag))

@@ -174,7 +174,14 @@ func TestCompleteMultipartETags(t *testing.T) {
 			completeBody("<Part>\n  <PartNumber> 3 </PartNumber>\n  <ETag>&#34;r3cccc&#34;</ETag>\n</Part>"), ""},
 		{"real ETag kept as the real one",
 			completeBody(`<Part><PartNumber>1</PartNumber><ETag>"r1aaaa"</ETag></Part>`),
-			completeBody(`<Part><PartNumber>1</PartNumber><ETag>&#34;r1aaaa&#34;</ETag></Part>`), ""},
+			completeBody(`<Part><PartNumber>1</PartNumber><ETag>"r1aaaa"</ETag></Part>`), ""},
+		{"marked ETags unmarked, MD5 beside them translated",
+			completeBody(`<Part><PartNumber>1</PartNumber><ETag>&quot;r1aaaa-s3x&quot;</ETag></Part>`,
+				`<Part><PartNumber>2</PartNumber><ETag>"`+m2+`"</ETag></Part>`,
+				`<Part><PartNumber>7</PartNumber><ETag>"upc7-s3x"</ETag></Part>`),
+			completeBody(`<Part><PartNumber>1</PartNumber><ETag>&#34;r1aaaa&#34;</ETag></Part>`,
+				`<Part><PartNumber>2</PartNumber><ETag>&#34;r2bbbb&#34;</ETag></Part>`,
+				`<Part><PartNumber>7</PartNumber><ETag>&#34;upc7&#34;</ETag></Part>`), ""},
 		{"other ETag left for S3 to refuse",
 			completeBody(`<Part><PartNumber>1</PartNumber><ETag>"not-an-md5"</ETag></Part>`),
 			completeBody(`<Part><PartNumber>1</PartNumber><ETag>"not-an-md5"</ETag></Part>`), ""},
@@ -293,5 +300,40 @@ func TestListPartsPagination(t *testing.T) {
 				t.Errorf("second call %q has no part-number-marker", f.queries[1])
 			}
 		})
+	}
+}
+
+// TestCompleteMultipartETagsMarkedOnly: a part list holding only marked
+// ETags is unmarked without a ListParts call.
+func TestCompleteMultipartETagsMarkedOnly(t *testing.T) {
+	f := newFakeParts(t, "up1", map[int]string{1: `"r1"`}, 0)
+	body := completeBody(`<Part><PartNumber>1</PartNumber><ETag>"r1-s3x"</ETag></Part>`)
+	rc, _, err := CompleteMultipartETags(context.Background(), f, CompleteInput{
+		Bucket: "b--usw2-az1--x-s3", Key: "k", UploadID: "up1", Header: http.Header{},
+		Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	if want := completeBody(`<Part><PartNumber>1</PartNumber><ETag>&#34;r1&#34;</ETag></Part>`); string(got) != want {
+		t.Errorf("body\n got %s\nwant %s", got, want)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.queries) != 0 {
+		t.Errorf("ListParts calls %q, want none", f.queries)
+	}
+}
+
+func TestKnownPayloadMD5(t *testing.T) {
+	m, ok := KnownPayloadMD5("1B2M2Y8AsgTpgAmY7PhCfg==") // MD5 of nothing
+	if etag, eok := m.ETag(); !ok || !eok || etag != `"d41d8cd98f00b204e9800998ecf8427e"` {
+		t.Errorf("ETag() = %q, %v, %v", etag, ok, eok)
+	}
+	for _, bad := range []string{"", "not base64!", "AAAA"} {
+		if _, ok := KnownPayloadMD5(bad); ok {
+			t.Errorf("KnownPayloadMD5(%q) accepted", bad)
+		}
 	}
 }

@@ -160,6 +160,9 @@ func (e *env) proxyConfig(cfg *config) string {
 	if cfg.replayBuf != "" {
 		fmt.Fprintf(&b, "retry:\n  replay_buffer: %s\n", cfg.replayBuf)
 	}
+	if cfg.md5ETags != "" {
+		fmt.Fprintf(&b, "compat:\n  md5_etags: %s\n", cfg.md5ETags)
+	}
 	b.WriteString("auth:\n  credentials:\n")
 	fmt.Fprintf(&b, "    - access_key_id: %s\n      secret_access_key: %s\n      buckets: [\"*\"]\n      access: read-write\n",
 		legacyKey, legacySecret)

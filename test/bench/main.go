@@ -38,6 +38,7 @@ type config struct {
 	pprofDir   string
 	accessLog  bool
 	replayBuf  string
+	md5ETags   string
 	maxIdle    int // s3xproxy upstream.max_idle_conns (0: its default)
 	keep       bool
 	timeout    time.Duration

@@ -82,13 +82,12 @@ print(json.dumps({"auth": auth, "flat": flat, "tops": tops, "paged": len(paged),
 // TestLegacyBoto2: boto 2.49 with SigV2, path-style and virtual-host: put,
 // get, multipart, list, delete. Virtual-host SigV2 signs the bucket in the
 // resource; before the proxy did too it answered SignatureDoesNotMatch.
-// boto 2 compares each upload's ETag with its MD5 (boto/s3/key.py), so the
-// proxy runs with Options.MD5ETags, as for s3cmd.
+// boto 2 compares each upload's ETag with its MD5 (boto/s3/key.py): the
+// default ETag contract answers it (docs/compat.md).
 func TestLegacyBoto2(t *testing.T) {
 	needTool(t, pythonPath, "boto")
 	e := newEnv(t, envConfig{proxy: func(o *proxy.Options) {
 		o.SigV2 = true
-		o.MD5ETags = true
 		o.VirtualHostDomains = []string{vhostDomain}
 	}})
 	c := newCLIEnv(t, e)

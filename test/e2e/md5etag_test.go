@@ -32,12 +32,12 @@ func quotedMD5(b []byte) string {
 	return `"` + hex.EncodeToString(s[:]) + `"`
 }
 
-// TestMD5ETags: with Options.MD5ETags, PutObject and UploadPart answer the
+// TestMD5ETags: with Options.AlwaysMD5ETags, PutObject and UploadPart answer the
 // MD5 of the body as ETag whatever the client (aws-chunked or not), those
 // ETags complete a multipart upload (translated back through ListParts),
 // and GET / HEAD keep the emulator's own ETags.
 func TestMD5ETags(t *testing.T) {
-	e := newEnv(t, envConfig{proxy: func(o *proxy.Options) { o.MD5ETags = true }})
+	e := newEnv(t, envConfig{proxy: func(o *proxy.Options) { o.AlwaysMD5ETags = true }})
 	sdk := newSDKClient(e.srv.URL, rwKey, rwSecret)
 	mc := newMinioClient(t, e.srv.URL, rwKey, rwSecret)
 	raw := &rawClient{endpoint: e.srv.URL, key: rwKey, secret: rwSecret}
@@ -192,9 +192,10 @@ func TestMD5ETags(t *testing.T) {
 	})
 }
 
-// TestMD5ETagsOff: by default the ETag is the upstream one, unchanged.
+// TestMD5ETagsOff: with Options.PassthroughETags the ETag is the upstream
+// one, unchanged.
 func TestMD5ETagsOff(t *testing.T) {
-	e := newEnv(t, envConfig{})
+	e := newEnv(t, envConfig{proxy: func(o *proxy.Options) { o.PassthroughETags = true }})
 	sdk := newSDKClient(e.srv.URL, rwKey, rwSecret)
 	ctx := context.Background()
 	bucket, key := aliasData, "md5off/obj"

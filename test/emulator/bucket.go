@@ -133,6 +133,8 @@ func (b *bucket) openObject(key string) (*object, readerAtCloser, error) {
 	return o, rd, err
 }
 
-// newETag is a random alphanumeric ETag, quoted: S3 Express ETags are not
-// MD5 digests (protocol notes 7).
-func newETag() string { return `"` + randString(32, lowerAlnum) + `"` }
+// newETag is a random ETag of 32 lowercase hex digits, quoted: S3 Express
+// ETags are not MD5 digests (protocol notes 7) but look exactly like them,
+// which is what trips legacy clients that check an ETag shaped like an MD5
+// (rclone 1.60 against S3 Express: "corrupted on transfer: md5 hash differ").
+func newETag() string { return `"` + randString(32, lowerHex) + `"` }

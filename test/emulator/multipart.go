@@ -335,7 +335,7 @@ func (rc *reqCtx) assemble(u *upload, parts []*part) (*object, *s3Error) {
 		return nil, errInternal
 	}
 	o := &object{key: u.key, size: data.size(), modified: rc.now, headers: u.headers, parts: meta, data: data,
-		etag: `"` + randString(32, lowerAlnum) + "-" + strconv.Itoa(len(parts)) + `"`}
+		etag: `"` + randString(32, lowerHex) + "-" + strconv.Itoa(len(parts)) + `"`}
 	if u.alg == "" {
 		return o, nil
 	}

@@ -58,6 +58,7 @@ func randString(n int, alphabet string) string {
 const (
 	upperAlnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 	lowerAlnum = "abcdefghijklmnopqrstuvwxyz0123456789"
+	lowerHex   = "0123456789abcdef"
 )
 
 func (s *sessionStore) create(bucket, mode, iamAKID string, now time.Time, ttl time.Duration) *session {
