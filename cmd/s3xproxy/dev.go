@@ -112,9 +112,9 @@ func devProxyOptions(env *devEnv, logger zerolog.Logger) proxy.Options {
 			Buckets: []string{"*"}, Access: proxy.AccessReadWrite, CreateBuckets: true,
 		}},
 		DefaultZone: devZone,
-		SigV2:     true,
-		Logger:    logger,
-		AccessLog: true,
+		SigV2:       true,
+		Logger:      logger,
+		AccessLog:   true,
 	}
 }
 
