@@ -85,10 +85,27 @@ func TestLegacyBucketLifecycle(t *testing.T) {
 		name := map[bool]string{false: "s3cmd-v4", true: "s3cmd-v2"}[v2]
 		t.Run("s3cmd mb rb "+name, func(t *testing.T) {
 			needTool(t, s3cmdPath)
-			cfg := c.s3cmdConfig(t, name+".cfg", rwKey, rwSecret, v2, "")
+			cfg := c.s3cmdConfig(t, name+".cfg", rwKey, rwSecret, false, "")
+			var flags []string
+			if v2 {
+				flags = []string{"--signature-v2"}
+			}
+			n := len(e.recs.all())
 			lifecycle(t, name,
-				func(t *testing.T) (string, int) { return c.s3cmd(t, cfg, "mb", "s3://"+name) },
-				func(t *testing.T) (string, int) { return c.s3cmd(t, cfg, "rb", "s3://"+name) })
+				func(t *testing.T) (string, int) { return c.s3cmd(t, cfg, append(flags, "mb", "s3://"+name)...) },
+				func(t *testing.T) (string, int) { return c.s3cmd(t, cfg, append(flags, "rb", "s3://"+name)...) })
+			seen := 0
+			for _, r := range e.recs.all()[n:] {
+				if r.Operation == "CreateBucket" || r.Operation == "DeleteBucket" {
+					seen++
+					if strings.HasPrefix(r.AuthType, "sigv2") != v2 {
+						t.Errorf("%s signed %s", r.Operation, r.AuthType)
+					}
+				}
+			}
+			if seen < 2 {
+				t.Errorf("%d CreateBucket/DeleteBucket records, want 2", seen)
+			}
 		})
 	}
 	t.Run("rclone mkdir rmdir", func(t *testing.T) {
