@@ -21,18 +21,11 @@ const (
 	noCreateSecret = "e2eLocalNoCreateSecret00000000000000000001"
 )
 
-// defaultConfig sets the proxy options whose config default differs from
-// the zero proxy.Options newEnv starts from, so a test sees what a
-// default configuration gives a client: auth.sigv2 is on by default
-// (compat.md5_etags true and payload_md5 declared are the zero values).
-func defaultConfig(o *proxy.Options) { o.SigV2 = true }
-
-// lifecycleEnv is newEnv with the default configuration plus
+// lifecycleEnv is newEnv (the default configuration) plus
 // default_zone usw2-az1, virtual-host addressing under localhost, the
 // read-write key allowed to create buckets and noCreateKey, then mut.
 func lifecycleEnv(t *testing.T, mut func(*proxy.Options)) *env {
 	return newEnv(t, envConfig{proxy: func(o *proxy.Options) {
-		defaultConfig(o)
 		o.DefaultZone = defaultZone
 		o.VirtualHostDomains = []string{vhostDomain}
 		o.Credentials[0].CreateBuckets = true // rwKey
@@ -185,7 +178,7 @@ func TestBucketLifecycle(t *testing.T) {
 // default zone.
 func TestBucketLifecycleModes(t *testing.T) {
 	t.Run("no default zone", func(t *testing.T) {
-		e := newEnv(t, envConfig{proxy: defaultConfig})
+		e := newEnv(t, envConfig{})
 		if status, b, _ := bucketReq(t, e, http.MethodGet, "other", "k", false, rwCred, nil); status != 404 || s3Code(b) != "NoSuchBucket" {
 			t.Errorf("short name: %d %s, want 404 NoSuchBucket", status, b)
 		}
