@@ -112,8 +112,8 @@ func sessionOptions(s config.Sessions) session.Options {
 		IdleTTL:       s.IdleTTL,
 		CreateRate:    s.CreateRate,
 		CreateBurst:   s.CreateBurst,
-		CreateWait:    s.CreateWait,
-		FailureTTL:    s.FailureTTL,
+		CreateWait:    orDisabled(s.CreateWait),
+		FailureTTL:    orDisabled(s.FailureTTL),
 		CreateTimeout: s.CreateTimeout,
 
 		CreateRatePerClient:  s.CreateRatePerIdentity,

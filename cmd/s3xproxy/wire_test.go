@@ -136,6 +136,20 @@ func TestProxyOptionsMapping(t *testing.T) {
 	})
 }
 
+// TestSessionOptionsZeroMeansNone: the config's documented "create_wait:
+// 0s" (never wait) and "failure_ttl: 0" (cache no failure) reach the
+// session cache as "none", not as its defaults.
+func TestSessionOptionsZeroMeansNone(t *testing.T) {
+	o := sessionOptions(parseConfig(t, "upstream: {region: us-west-2}\nsessions: {create_wait: 0s, failure_ttl: 0}").Sessions)
+	if o.CreateWait >= 0 || o.FailureTTL >= 0 {
+		t.Errorf("CreateWait %v, FailureTTL %v: want negative (none)", o.CreateWait, o.FailureTTL)
+	}
+	o = sessionOptions(parseConfig(t, "upstream: {region: us-west-2}").Sessions)
+	if o.CreateWait != 2*time.Second || o.FailureTTL != 5*time.Second {
+		t.Errorf("defaults: CreateWait %v, FailureTTL %v, want 2s, 5s", o.CreateWait, o.FailureTTL)
+	}
+}
+
 func TestProxyOptionsDefaults(t *testing.T) {
 	isolateAWSEnv(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
