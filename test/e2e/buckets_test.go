@@ -160,6 +160,20 @@ func TestBucketLifecycle(t *testing.T) {
 		{"create in another zone", http.MethodPut, "nope", rwCred, []byte(`<CreateBucketConfiguration><Location><Name>use1-az4</Name><Type>AvailabilityZone</Type></Location></CreateBucketConfiguration>`), 400, "InvalidArgument"},
 		{"short name too long for the zone", http.MethodPut, strings.Repeat("a", 50), rwCred, nil, 400, "InvalidBucketName"},
 	}
+	t.Run("delete with a local session of the bucket", func(t *testing.T) {
+		// A session grants objects of one bucket, never its lifecycle,
+		// even when issued to a key with create_buckets.
+		status, code, sc := createLocalSession(t, e, rwKey, rwSecret, bucketOther, "", time.Now())
+		if status != 200 {
+			t.Fatalf("CreateSession: %d %s", status, code)
+		}
+		e.emu.ResetStats()
+		status, b, _ := do(t, sessionRequest(t, http.MethodDelete, e.url("/"+bucketOther), sc, sc.SessionToken, nil, time.Now()))
+		if status != 403 || s3Code(b) != "AccessDenied" {
+			t.Errorf("session-signed DeleteBucket: %d %s, want 403 AccessDenied", status, b)
+		}
+		noUpstream(t, e)
+	})
 	for _, tt := range refusals {
 		t.Run(tt.name, func(t *testing.T) {
 			e.emu.ResetStats()
