@@ -32,6 +32,9 @@ type Credential struct {
 	SecretAccessKey string
 	Buckets         []string // globs over alias or real bucket names
 	Access          Access
+	// CreateBuckets lets the identity create and delete buckets under
+	// Options.DefaultZone (buckets.go). Default false.
+	CreateBuckets bool
 
 	// session is set on the per-request copy a local session acts as
 	// (sessionCredential): access is then narrowed to its bucket and mode.
@@ -74,6 +77,12 @@ type Options struct {
 	DenyUnlisted bool
 	Allow        []string
 	Aliases      []Alias
+	// DefaultZone (a zone id, e.g. usw2-az1) makes a bucket name without
+	// the directory suffix mean <name>--<zone>--x-s3 and turns on
+	// CreateBucket and DeleteBucket for Credential.CreateBuckets
+	// (buckets.go). Default "" (off: such names are 404 NoSuchBucket,
+	// CreateBucket and DeleteBucket 501).
+	DefaultZone string
 
 	// Sessions configures the upstream session cache (Now and Observer too).
 	Sessions session.Options

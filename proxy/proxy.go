@@ -106,6 +106,7 @@ func New(opts Options) (*Proxy, error) {
 	p.transport = &signingTransport{p: p, base: opts.Transport}
 	p.opts.Shims = append(p.defaultShims(), opts.Shims...)
 	handlers := p.defaultHandlers(issuer)
+	p.addBucketHandlers(handlers)
 	for name, h := range opts.Handlers {
 		if h == nil { // a nil handler removes the default: the operation gets 501
 			delete(handlers, name)
@@ -167,6 +168,7 @@ func routeOptions(o *Options) route.Options {
 	ro := route.Options{
 		Region: o.Region, Zones: o.Zones, FIPS: o.FIPS, Dualstack: o.Dualstack,
 		Scheme: o.Scheme, DNSSuffix: o.DNSSuffix, DenyUnlisted: o.DenyUnlisted, Allow: o.Allow,
+		DefaultZone: o.DefaultZone,
 	}
 	for _, a := range o.Aliases {
 		anon := -1 // follow Options.Anonymous
