@@ -97,8 +97,8 @@ var table = []mapping{
 
 // From classifies err as an *Error: an *Error in its chain is returned as is;
 // a known sentinel is mapped; a session.UpstreamError keeps its S3 status and
-// code (a transport failure becomes 503 ServiceUnavailable); anything else is
-// 500 InternalError. The result's Err is err.
+// code (a transport failure becomes 503 ServiceUnavailable, a 5xx or an
+// unparsable answer 503 SlowDown); anything else is 500 InternalError. The result's Err is err.
 func From(err error) *Error {
 	if err == nil {
 		return nil
@@ -109,8 +109,14 @@ func From(err error) *Error {
 	}
 	var up *session.UpstreamError
 	if errors.As(err, &up) {
-		if up.Status == 0 || up.Code == "" {
+		if up.Status == 0 {
 			return Wrap(err, ErrUnavailable.Status, ErrUnavailable.Code, ErrUnavailable.Message)
+		}
+		if up.Code == "" || up.Status >= 500 {
+			// A control plane failing (5xx, or an answer that does not
+			// parse) is the client's cue to back off and retry, as S3
+			// asks with SlowDown: clients retry it with backoff.
+			return Wrap(err, ErrSlowDown.Status, ErrSlowDown.Code, ErrSlowDown.Message)
 		}
 		msg := up.Message
 		if msg == "" {
@@ -177,6 +183,9 @@ func Write(w http.ResponseWriter, r *http.Request, err error, requestID string) 
 	h := w.Header()
 	h.Set("Content-Type", "application/xml")
 	h.Del("Content-Length")
+	if e.Status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1") // RFC 9110 10.2.3: when to try again
+	}
 	if r != nil && r.Method == http.MethodHead {
 		w.WriteHeader(e.Status)
 		return e
