@@ -9,6 +9,8 @@
 package s3err
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/xml"
 	"errors"
 	"net/http"
@@ -110,7 +112,7 @@ func From(err error) *Error {
 	var up *session.UpstreamError
 	if errors.As(err, &up) {
 		if up.Status == 0 {
-			return Wrap(err, ErrUnavailable.Status, ErrUnavailable.Code, ErrUnavailable.Message)
+			return FromTransport(err)
 		}
 		if up.Code == "" || up.Status >= 500 {
 			// A control plane failing (5xx, or an answer that does not
@@ -132,6 +134,26 @@ func From(err error) *Error {
 		}
 	}
 	return Wrap(err, ErrInternal.Status, ErrInternal.Code, ErrInternal.Message)
+}
+
+// ErrUpstreamCertificate is an upstream whose TLS certificate does not
+// verify (untrusted, expired, wrong name). It is not retried in a loop and
+// never answered over an unverified connection.
+var ErrUpstreamCertificate = New(http.StatusBadGateway, "BadGateway", "The upstream endpoint's TLS certificate could not be verified.")
+
+// FromTransport classifies a failed upstream round trip: 502 when the
+// upstream's certificate does not verify, else 503 ServiceUnavailable.
+// The result's Err is err.
+func FromTransport(err error) *Error {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var ci x509.CertificateInvalidError
+	var hn x509.HostnameError
+	if errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &ci) || errors.As(err, &hn) {
+		c := ErrUpstreamCertificate
+		return Wrap(err, c.Status, c.Code, c.Message)
+	}
+	return Wrap(err, ErrUnavailable.Status, ErrUnavailable.Code, ErrUnavailable.Message)
 }
 
 // mismatchExtra returns the elements S3 adds to SignatureDoesNotMatch so a
