@@ -7,6 +7,8 @@ package e2e
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
@@ -283,4 +285,52 @@ func between(s, a, b string) string {
 	}
 	v, _, _ := strings.Cut(rest, b)
 	return v
+}
+
+// TestFaultUpstreamTLS: an upstream whose certificate is not trusted or
+// has expired is never used: the client gets a 5xx, a log line names the
+// host, and no request reaches the emulator. The trusted control case
+// proves the setup can pass.
+func TestFaultUpstreamTLS(t *testing.T) {
+	cases := []struct {
+		name    string
+		trusted bool
+		skew    time.Duration // the proxy's view of the time, for expiry
+		want    int
+	}{
+		{"trusted", true, 0, 404},
+		{"untrusted", false, 0, 502},
+		{"expired", true, 30 * 24 * time.Hour, 502},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, envConfig{emu: emulator.Options{TLS: true}, proxyEnv: func(e *env, o *proxy.Options) {
+				o.Scheme = "https"
+				tr := o.Transport.(*spyTransport).next.(*http.Transport)
+				tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+				if c.trusted {
+					pool := x509.NewCertPool()
+					pool.AppendCertsFromPEM(e.emu.CACertPEM())
+					tr.TLSClientConfig.RootCAs = pool
+				}
+				if c.skew != 0 {
+					tr.TLSClientConfig.Time = func() time.Time { return time.Now().Add(c.skew) }
+				}
+			}})
+			status, body := e.get(t, "tls/k")
+			if status != c.want {
+				t.Fatalf("got %d %s, want %d", status, body, c.want)
+			}
+			if c.trusted && c.skew == 0 {
+				return
+			}
+			if n := total(e.emu.Stats().Requests); n != 0 {
+				t.Fatalf("%d requests reached the emulator over an unverified connection", n)
+			}
+			if !strings.Contains(e.logs.String(), ".s3express-") || !strings.Contains(e.logs.String(), "certificate") {
+				t.Fatalf("no log line names the upstream host and the certificate problem:\n%s", e.logs.String())
+			}
+			assertNoSecretsLogged(t, e)
+		})
+	}
 }
