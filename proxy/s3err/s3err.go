@@ -114,6 +114,14 @@ func From(err error) *Error {
 		if up.Status == 0 {
 			return FromTransport(err)
 		}
+		if up.Code == "RequestTimeTooSkewed" {
+			// The upstream judged the proxy's clock, not the client's:
+			// passing the code on would make SDKs correct their own clock
+			// offset (from this response's Date) and then fail the proxy's
+			// check of their signatures.
+			c := ErrUpstreamClockSkew
+			return Wrap(err, c.Status, c.Code, c.Message)
+		}
 		if up.Code == "" || up.Status >= 500 {
 			// A control plane failing (5xx, or an answer that does not
 			// parse) is the client's cue to back off and retry, as S3
@@ -135,6 +143,12 @@ func From(err error) *Error {
 	}
 	return Wrap(err, ErrInternal.Status, ErrInternal.Code, ErrInternal.Message)
 }
+
+// ErrUpstreamClockSkew answers a CreateSession the upstream refused with
+// RequestTimeTooSkewed: the proxy's clock is off, which only its operator
+// can fix.
+var ErrUpstreamClockSkew = New(http.StatusServiceUnavailable, "ServiceUnavailable",
+	"The proxy's clock differs from the upstream's by more than 15 minutes (RequestTimeTooSkewed from the upstream); its operator must fix the proxy's clock.")
 
 // ErrUpstreamCertificate is an upstream whose TLS certificate does not
 // verify (untrusted, expired, wrong name). It is not retried in a loop and
