@@ -256,22 +256,22 @@ func TestFaultDataSlowDown(t *testing.T) {
 }
 
 // TestFaultClockSkew: the upstream's clock is an hour ahead, so it answers
-// RequestTimeTooSkewed. The client gets a clear error and the proxy logs it.
+// the proxy's CreateSession with RequestTimeTooSkewed. The client, whose
+// clock is right, gets a retryable 503 that names the proxy's clock, not
+// RequestTimeTooSkewed (SDKs would shift their own clock on it); the
+// failure is cached, so the upstream sees one call per FailureTTL.
 func TestFaultClockSkew(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	rw := &rawClient{endpoint: e.srv.URL, key: rwKey, secret: rwSecret}
 	e.emu.SetFaults(emulator.Faults{ClockSkew: time.Hour})
 	for range 3 {
-		status, body, _ := rw.do(t, "GET", aliasData, "skew/k", "", nil, nil)
-		if status/100 != 4 && status/100 != 5 {
-			t.Fatalf("skewed upstream answered %d: %s", status, body)
-		}
-		if code := s3Code(body); code != "RequestTimeTooSkewed" && code != "SlowDown" && code != "ServiceUnavailable" {
-			t.Fatalf("skewed upstream: %d %s, want a clear skew error", status, body)
+		status, body, h := rw.do(t, "GET", aliasData, "skew/k", "", nil, nil)
+		if status != 503 || s3Code(body) != "ServiceUnavailable" || !strings.Contains(string(body), "clock") || h.Get("Retry-After") == "" {
+			t.Fatalf("skewed upstream: %d %s, want 503 ServiceUnavailable naming the proxy's clock", status, body)
 		}
 	}
-	if !strings.Contains(e.logs.String(), "RequestTimeTooSkewed") {
-		t.Fatalf("no log line names RequestTimeTooSkewed:\n%s", e.logs.String())
+	if n := e.emu.Stats().Rejections["RequestTimeTooSkewed"]; n != 1 {
+		t.Fatalf("the upstream refused %d CreateSession calls, want 1 (the failure is cached)", n)
 	}
 	e.emu.SetFaults(emulator.Faults{})
 	assertNoSecretsLogged(t, e)
