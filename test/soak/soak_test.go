@@ -3,7 +3,9 @@
 // Package soak runs 1,000 concurrent keep-alive clients through an
 // `s3xproxy serve` process to the emulator (discard storage): mixed
 // 4 KiB–4 MiB PUT/GET, listings and multipart uploads. It asserts 0
-// errors, a flat RSS after warm-up (within 10 %; runs of 30 s or more),
+// errors, a flat RSS after warm-up (within 10 %; runs of 30 s or more;
+// GOMEMLIMIT set as the Deployment sets it), the live heap back to its
+// baseline after the run (no leak),
 // RSS under the Deployment's 512 MiB limit, and goroutines and open
 // files back to baseline once the clients leave; it prints p50/p99.
 //
@@ -49,6 +51,7 @@ const (
 	localSec  = "soakLocalClientSecret00000000000000001"
 	bucket    = "soak--usw2-az1--x-s3"
 	clients   = 1000
+	memLimit  = "320MiB" // GOMEMLIMIT of the proxy process
 )
 
 // soakConfig sizes the proxy for 1,000 clients, as an operator would:
@@ -58,7 +61,7 @@ const (
 // test sees the upstream pool drain after the clients leave.
 func soakConfig(upstream string, port, adminPort int) string {
 	return fmt.Sprintf(`server: {listen: "127.0.0.1:%d", max_connections: 1200, max_in_flight: 1200, shutdown_grace: 10s}
-admin: {listen: "127.0.0.1:%d"}
+admin: {listen: "127.0.0.1:%d", pprof: true}
 log: {level: debug, format: json, access_log: false}
 upstream:
   region: us-west-2
@@ -118,9 +121,8 @@ func (p proc) openFiles() int {
 	return len(es)
 }
 
-var goroutinesRE = regexp.MustCompile(`(?m)^go_goroutines ([0-9.e+]+)$`)
-
-func goroutines(t *testing.T, adminPort int) int {
+// gauge reads one unlabelled metric from the proxy's /metrics.
+func gauge(t *testing.T, adminPort int, name string) float64 {
 	t.Helper()
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", adminPort))
 	if err != nil {
@@ -128,12 +130,39 @@ func goroutines(t *testing.T, adminPort int) int {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	m := goroutinesRE.FindSubmatch(b)
+	m := regexp.MustCompile(`(?m)^` + name + ` ([0-9.e+]+)$`).FindSubmatch(b)
 	if m == nil {
-		t.Fatal("no go_goroutines in /metrics")
+		t.Fatalf("no %s in /metrics", name)
 	}
 	f, _ := strconv.ParseFloat(string(m[1]), 64)
-	return int(f)
+	return f
+}
+
+func goroutines(t *testing.T, adminPort int) int { return int(gauge(t, adminPort, "go_goroutines")) }
+
+// heapAfterGC forces a GC in the proxy (pprof's heap profile with gc=1)
+// and returns the live heap.
+func heapAfterGC(t *testing.T, adminPort int) float64 {
+	t.Helper()
+	// Twice: sync.Pool's victim cache survives one collection.
+	for range 2 {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap?gc=1", adminPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w io.Writer = io.Discard
+		if path := os.Getenv("S3X_SOAK_HEAP_PROFILE"); path != "" {
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			w = f
+		}
+		_, _ = io.Copy(w, resp.Body)
+		resp.Body.Close()
+	}
+	return gauge(t, adminPort, "go_memstats_heap_alloc_bytes")
 }
 
 // stats collects outcomes and latencies.
@@ -289,6 +318,10 @@ func TestSoak(t *testing.T) {
 	logs := &bytes.Buffer{}
 	var logMu sync.Mutex
 	cmd := exec.Command(bin, "serve", "--config", cfg)
+	// As deploy/kubernetes sets it from the memory limit: the Go runtime
+	// otherwise keeps freed heap pages mapped and RSS creeps up with
+	// fragmentation while the live heap stays flat.
+	cmd.Env = append(os.Environ(), "GOMEMLIMIT="+memLimit)
 	cmd.Stdout, cmd.Stderr = lockedWriter{&logMu, logs}, lockedWriter{&logMu, logs}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -296,7 +329,7 @@ func TestSoak(t *testing.T) {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
 	waitReady(t, adminPort)
 	p := proc{cmd.Process.Pid}
-	baseG, baseF := goroutines(t, adminPort), p.openFiles()
+	baseG, baseF, baseHeap := goroutines(t, adminPort), p.openFiles(), heapAfterGC(t, adminPort)
 
 	big := pattern(5 << 20)
 	st := &stats{}
@@ -318,14 +351,14 @@ func TestSoak(t *testing.T) {
 		go func() { defer wg.Done(); client(i, c, st, stop, big) }()
 	}
 	type sample struct {
-		at  time.Duration
-		rss int64
+		at        time.Duration
+		rss, heap int64
 	}
 	var samples []sample
 	start := time.Now()
 	for time.Since(start) < dur {
 		time.Sleep(500 * time.Millisecond)
-		samples = append(samples, sample{time.Since(start), p.rss()})
+		samples = append(samples, sample{time.Since(start), p.rss(), int64(gauge(t, adminPort, "go_memstats_heap_inuse_bytes"))})
 	}
 	close(stop)
 	wg.Wait()
@@ -347,11 +380,13 @@ func TestSoak(t *testing.T) {
 		clients, elapsed.Round(time.Second), st.ops.Load(), float64(st.ops.Load())/elapsed.Seconds(), st.errs.Load(),
 		float64(st.bytes.Load())/elapsed.Seconds()/(1<<20), pct(0.50), pct(0.99), pct(1))
 	st.mu.Unlock()
-	var rssLine []string
+	var rssLine, heapLine []string
 	for _, s := range samples {
 		rssLine = append(rssLine, fmt.Sprintf("%.0f", float64(s.rss)/(1<<20)))
+		heapLine = append(heapLine, fmt.Sprintf("%.0f", float64(s.heap)/(1<<20)))
 	}
-	t.Logf("proxy RSS MiB every 0.5 s: %s", strings.Join(rssLine, " "))
+	t.Logf("proxy RSS MiB, %d samples over the run: %s", len(samples), strings.Join(rssLine, " "))
+	t.Logf("proxy heap in use MiB, same samples: %s", strings.Join(heapLine, " "))
 
 	if n := st.errs.Load(); n != 0 {
 		t.Errorf("%d of %d operations failed; first: %v", n, st.ops.Load(), st.first)
@@ -391,6 +426,13 @@ func TestSoak(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 	t.Logf("goroutines %d (baseline %d), open files %d (baseline %d)", g, baseG, f, baseF)
+	// No leak: once the clients left, the live heap after a GC is back
+	// near its baseline.
+	heap := heapAfterGC(t, adminPort)
+	t.Logf("live heap after GC %.1f MiB (baseline %.1f MiB)", heap/(1<<20), baseHeap/(1<<20))
+	if heap > baseHeap+16<<20 {
+		t.Errorf("live heap after the clients left: %.1f MiB, baseline %.1f MiB: a leak", heap/(1<<20), baseHeap/(1<<20))
+	}
 
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	_, _ = cmd.Process.Wait()
