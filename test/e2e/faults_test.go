@@ -214,6 +214,7 @@ func TestFaultCreateSessionErrors(t *testing.T) {
 			e.emu.SetFaults(c.faults)
 			for i := range 5 {
 				status, body, h := do(t, signedRequest(t, "GET", e.rawURL(aliasData, "cs/k", ""), rwKey, rwSecret, nil, clk.Now(), nil))
+				assertNoSecretsInBodies(t, e, body)
 				if status != 503 || s3Code(body) != "SlowDown" || h.Get("Retry-After") == "" {
 					t.Fatalf("request %d: %d %s Retry-After=%q, want 503 SlowDown with Retry-After", i, status, body, h.Get("Retry-After"))
 				}
@@ -266,6 +267,7 @@ func TestFaultClockSkew(t *testing.T) {
 	e.emu.SetFaults(emulator.Faults{ClockSkew: time.Hour})
 	for range 3 {
 		status, body, h := rw.do(t, "GET", aliasData, "skew/k", "", nil, nil)
+		assertNoSecretsInBodies(t, e, body)
 		if status != 503 || s3Code(body) != "ServiceUnavailable" || !strings.Contains(string(body), "clock") || h.Get("Retry-After") == "" {
 			t.Fatalf("skewed upstream: %d %s, want 503 ServiceUnavailable naming the proxy's clock", status, body)
 		}
@@ -275,6 +277,20 @@ func TestFaultClockSkew(t *testing.T) {
 	}
 	e.emu.SetFaults(emulator.Faults{})
 	assertNoSecretsLogged(t, e)
+}
+
+// assertNoSecretsInBodies fails if an error body a client got holds a
+// secret, signature or token seen in this environment.
+func assertNoSecretsInBodies(t *testing.T, e *env, bodies ...[]byte) {
+	t.Helper()
+	secrets := append(e.spy.all(), iamSecret, rwSecret, roSecret, narrowSecret)
+	for _, b := range bodies {
+		for _, s := range secrets {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("an error body contains a secret/signature/token (%d chars, starts %.4s...)", len(s), s)
+			}
+		}
+	}
 }
 
 // between returns the text between the first a and the next b.
@@ -318,6 +334,7 @@ func TestFaultUpstreamTLS(t *testing.T) {
 				}
 			}})
 			status, body := e.get(t, "tls/k")
+			assertNoSecretsInBodies(t, e, body)
 			if status != c.want {
 				t.Fatalf("got %d %s, want %d", status, body, c.want)
 			}
