@@ -41,6 +41,10 @@ type Server struct {
 	// MaxInFlight caps client requests in progress; over it, 503 SlowDown at
 	// once. Default 256; 0 disables.
 	MaxInFlight int `yaml:"max_in_flight"`
+	// DrainDelay: on SIGTERM, how long /readyz reports not-ready while the
+	// listeners still accept, so a load balancer's health check takes the
+	// replica out before its listeners close. Default 0 (close at once).
+	DrainDelay time.Duration `yaml:"drain_delay"`
 }
 
 // TLS is the HTTPS listener.

@@ -56,6 +56,7 @@ func applyDefaults(c *Config, set map[string]bool) {
 	d.dur("server.body_idle_timeout", &c.Server.BodyIdleTimeout, 30*time.Second)
 	d.integer("server.max_connections", &c.Server.MaxConnections, 1024)
 	d.integer("server.max_in_flight", &c.Server.MaxInFlight, 256)
+	d.dur("server.drain_delay", &c.Server.DrainDelay, 0)
 
 	d.str("tls.listen", &c.TLS.Listen, DefaultTLSListen)
 	d.str("tls.mode", &c.TLS.Mode, "off")

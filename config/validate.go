@@ -143,6 +143,7 @@ func (v *validator) server(s *Server, t *TLS) {
 		seen[strings.ToLower(dom)] = true
 	}
 	v.nonNegative("server.shutdown_grace", s.ShutdownGrace)
+	v.nonNegative("server.drain_delay", s.DrainDelay)
 	v.positive("server.read_header_timeout", s.ReadHeaderTimeout)
 	v.positive("server.idle_timeout", s.IdleTimeout)
 	if s.MaxHeaderBytes < 4096 {

@@ -83,7 +83,7 @@ func loadManifests(t *testing.T) []*object {
 
 var knownKinds = map[string]string{
 	"Namespace": "v1", "ServiceAccount": "v1", "ConfigMap": "v1", "Secret": "v1", "Service": "v1",
-	"Deployment": "apps/v1", "PodDisruptionBudget": "policy/v1",
+	"Deployment": "apps/v1", "PodDisruptionBudget": "policy/v1", "HorizontalPodAutoscaler": "autoscaling/v2",
 	"Kustomization": "kustomize.config.k8s.io/v1beta1",
 }
 
@@ -184,6 +184,13 @@ type container struct {
 		Name      string `yaml:"name"`
 		MountPath string `yaml:"mountPath"`
 	} `yaml:"volumeMounts"`
+	Lifecycle struct {
+		PreStop struct {
+			Sleep *struct {
+				Seconds float64 `yaml:"seconds"`
+			} `yaml:"sleep"`
+		} `yaml:"preStop"`
+	} `yaml:"lifecycle"`
 }
 
 type deployment struct {
@@ -347,6 +354,8 @@ func TestDeployment(t *testing.T) {
 		{"no privilege escalation", m.c.SecurityContext.AllowPrivilegeEscalation != nil && !*m.c.SecurityContext.AllowPrivilegeEscalation},
 		{"drop all capabilities", slices.Contains(m.c.SecurityContext.Capabilities.Drop, "ALL")},
 		{"grace period covers shutdown_grace", float64(podSpec.TerminationGracePeriodSeconds) > cfg.Server.ShutdownGrace.Seconds()},
+		{"grace period covers preStop + drain_delay + shutdown_grace", float64(podSpec.TerminationGracePeriodSeconds) >
+			m.preStopSeconds()+cfg.Server.DrainDelay.Seconds()+cfg.Server.ShutdownGrace.Seconds()},
 		{"uses the IRSA service account", podSpec.ServiceAccountName == m.saName && m.saAnnots["eks.amazonaws.com/role-arn"] != ""},
 		{"config volume from the ConfigMap", m.configVolumeMounted()},
 		{"service selects the pods", subsetOf(m.service.Spec.Selector, m.dep.Spec.Template.Metadata.Labels)},

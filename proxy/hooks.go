@@ -91,8 +91,8 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		x.closed = true
 		e = s3err.Wrap(err, errClientClosed.Status, errClientClosed.Code, errClientClosed.Message)
 		p.log.Debug().Str("request_id", x.rec.RequestID).Msg("client went away")
-	case e.Code == s3err.ErrUnavailable.Code:
-		p.log.Warn().Str("request_id", x.rec.RequestID).Str("bucket", x.rec.Bucket).
+	case e.Code == s3err.ErrUnavailable.Code || e.Code == s3err.ErrUpstreamCertificate.Code:
+		p.log.Warn().Str("request_id", x.rec.RequestID).Str("bucket", x.rec.Bucket).Str("upstream_host", x.call.target.Host).
 			Str("error", causeString(e)).Msg("upstream unreachable")
 	}
 	p.fail(x, x.req.In, e)
@@ -133,8 +133,7 @@ func (p *Proxy) classifyTransport(x *exchange, err error) *s3err.Error {
 	if errors.Is(err, session.ErrThrottled) {
 		return s3err.From(err)
 	}
-	u := s3err.ErrUnavailable
-	return s3err.Wrap(err, u.Status, u.Code, u.Message)
+	return s3err.FromTransport(err)
 }
 
 // causeString is the log form of an error's cause. Causes come from

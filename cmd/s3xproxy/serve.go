@@ -139,6 +139,7 @@ func (a *app) loop(ctx context.Context, sigs <-chan os.Signal) int {
 // closes every proxy generation. A second SIGTERM/SIGINT ends the drain
 // at once.
 func (a *app) shutdown(sigs <-chan os.Signal) int {
+	a.drain(sigs)
 	grace := a.current().cfg.Server.ShutdownGrace
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
@@ -167,6 +168,32 @@ func (a *app) shutdown(sigs <-chan os.Signal) int {
 	}
 	a.log.Info().Msg("stopped")
 	return code
+}
+
+// drain fails readiness and waits server.drain_delay with the listeners
+// still accepting, so that a load balancer's health check takes this
+// replica out before connections would be refused or reset. A second
+// SIGTERM/SIGINT ends the wait.
+func (a *app) drain(sigs <-chan os.Signal) {
+	a.gw.FailReadiness()
+	d := a.current().cfg.Server.DrainDelay
+	if d <= 0 {
+		return
+	}
+	a.log.Info().Dur("drain_delay", d).Msg("readiness failing; listeners close after the drain delay")
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return
+		case sig := <-sigs:
+			if sig != syscall.SIGHUP {
+				a.log.Warn().Str("signal", sig.String()).Msg("second signal: ending the drain delay")
+				return
+			}
+		}
+	}
 }
 
 // app is the running process state: the current config generation, the
@@ -327,6 +354,7 @@ func restartOnly(a, b *config.Config) []string {
 	sa, sb := a.Server, b.Server
 	sa.VirtualHostDomains, sb.VirtualHostDomains = nil, nil // reloadable
 	sa.ShutdownGrace, sb.ShutdownGrace = 0, 0               // read at shutdown
+	sa.DrainDelay, sb.DrainDelay = 0, 0                     // read at shutdown
 	sa.BodyIdleTimeout, sb.BodyIdleTimeout = 0, 0           // a proxy option: reloadable
 	if !reflect.DeepEqual(sa, sb) {
 		keys = append(keys, "server")

@@ -471,6 +471,10 @@ func (s *Server) Ready(ctx context.Context) error {
 	return nil
 }
 
+// FailReadiness makes Ready (and /readyz) answer ErrShuttingDown from now
+// on, with the listeners still serving: the first step of a drain.
+func (s *Server) FailReadiness() { s.stopped.Store(true) }
+
 // Shutdown fails readiness at once, stops the client listeners from
 // accepting, waits for in-flight requests (long uploads included) until
 // ctx ends, then stops the admin listener. Connections still active when

@@ -9,6 +9,8 @@
 package s3err
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/xml"
 	"errors"
 	"net/http"
@@ -97,8 +99,8 @@ var table = []mapping{
 
 // From classifies err as an *Error: an *Error in its chain is returned as is;
 // a known sentinel is mapped; a session.UpstreamError keeps its S3 status and
-// code (a transport failure becomes 503 ServiceUnavailable); anything else is
-// 500 InternalError. The result's Err is err.
+// code (a transport failure becomes 503 ServiceUnavailable, a 5xx or an
+// unparsable answer 503 SlowDown); anything else is 500 InternalError. The result's Err is err.
 func From(err error) *Error {
 	if err == nil {
 		return nil
@@ -109,8 +111,22 @@ func From(err error) *Error {
 	}
 	var up *session.UpstreamError
 	if errors.As(err, &up) {
-		if up.Status == 0 || up.Code == "" {
-			return Wrap(err, ErrUnavailable.Status, ErrUnavailable.Code, ErrUnavailable.Message)
+		if up.Status == 0 {
+			return FromTransport(err)
+		}
+		if up.Code == "RequestTimeTooSkewed" {
+			// The upstream judged the proxy's clock, not the client's:
+			// passing the code on would make SDKs correct their own clock
+			// offset (from this response's Date) and then fail the proxy's
+			// check of their signatures.
+			c := ErrUpstreamClockSkew
+			return Wrap(err, c.Status, c.Code, c.Message)
+		}
+		if up.Code == "" || up.Status >= 500 {
+			// A control plane failing (5xx, or an answer that does not
+			// parse) is the client's cue to back off and retry, as S3
+			// asks with SlowDown: clients retry it with backoff.
+			return Wrap(err, ErrSlowDown.Status, ErrSlowDown.Code, ErrSlowDown.Message)
 		}
 		msg := up.Message
 		if msg == "" {
@@ -126,6 +142,32 @@ func From(err error) *Error {
 		}
 	}
 	return Wrap(err, ErrInternal.Status, ErrInternal.Code, ErrInternal.Message)
+}
+
+// ErrUpstreamClockSkew answers a CreateSession the upstream refused with
+// RequestTimeTooSkewed: the proxy's clock is off, which only its operator
+// can fix.
+var ErrUpstreamClockSkew = New(http.StatusServiceUnavailable, "ServiceUnavailable",
+	"The proxy's clock differs from the upstream's by more than 15 minutes (RequestTimeTooSkewed from the upstream); its operator must fix the proxy's clock.")
+
+// ErrUpstreamCertificate is an upstream whose TLS certificate does not
+// verify (untrusted, expired, wrong name). It is not retried in a loop and
+// never answered over an unverified connection.
+var ErrUpstreamCertificate = New(http.StatusBadGateway, "BadGateway", "The upstream endpoint's TLS certificate could not be verified.")
+
+// FromTransport classifies a failed upstream round trip: 502 when the
+// upstream's certificate does not verify, else 503 ServiceUnavailable.
+// The result's Err is err.
+func FromTransport(err error) *Error {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var ci x509.CertificateInvalidError
+	var hn x509.HostnameError
+	if errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &ci) || errors.As(err, &hn) {
+		c := ErrUpstreamCertificate
+		return Wrap(err, c.Status, c.Code, c.Message)
+	}
+	return Wrap(err, ErrUnavailable.Status, ErrUnavailable.Code, ErrUnavailable.Message)
 }
 
 // mismatchExtra returns the elements S3 adds to SignatureDoesNotMatch so a
@@ -177,6 +219,9 @@ func Write(w http.ResponseWriter, r *http.Request, err error, requestID string) 
 	h := w.Header()
 	h.Set("Content-Type", "application/xml")
 	h.Del("Content-Length")
+	if e.Status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1") // RFC 9110 10.2.3: when to try again
+	}
 	if r != nil && r.Method == http.MethodHead {
 		w.WriteHeader(e.Status)
 		return e

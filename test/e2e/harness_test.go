@@ -64,6 +64,8 @@ type env struct {
 type envConfig struct {
 	emu   emulator.Options
 	proxy func(*proxy.Options)
+	// proxyEnv, if set, runs after proxy and sees the emulator.
+	proxyEnv func(*env, *proxy.Options)
 }
 
 // newEnv starts an emulator with buckets data and other, and a proxy with
@@ -97,6 +99,9 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 	}
 	if cfg.proxy != nil {
 		cfg.proxy(&opts)
+	}
+	if cfg.proxyEnv != nil {
+		cfg.proxyEnv(e, &opts)
 	}
 	p, err := proxy.New(opts)
 	if err != nil {

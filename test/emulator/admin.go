@@ -85,6 +85,14 @@ type Faults struct {
 	ResetAfterBytes         int64         `json:"reset_after_bytes"`          // with ResetCount: reset the connection after K request-body bytes
 	ResetCount              int           `json:"reset_count"`                //   for the next N requests that have a body
 	SlowDownProbability     float64       `json:"slow_down_probability"`      // answer 503 SlowDown with probability p
+
+	// Faults of issue 16's matrix.
+	ResponseResetAfterBytes int64         `json:"response_reset_after_bytes"` // with ResponseResetCount: reset after K response-body bytes
+	ResponseResetCount      int           `json:"response_reset_count"`       //   for the next N GetObject responses
+	CreateSessionLatency    time.Duration `json:"create_session_latency"`     // added to every CreateSession only
+	MalformedCreateSession  int           `json:"malformed_create_session"`   // answer the next N CreateSession calls 200 with broken XML
+	DataSlowDown            int           `json:"data_slow_down"`             // answer the next N non-CreateSession requests 503 SlowDown
+	ClockSkew               time.Duration `json:"clock_skew"`                 // added to the emulator's clock for signature time checks
 }
 
 type faultState struct {
@@ -131,7 +139,7 @@ func (e *Emulator) takeCreateSessionFault() *s3Error {
 
 // requestFaults returns the latency to add, whether to answer SlowDown and,
 // for a request with a body, after how many bytes to reset (-1: never).
-func (e *Emulator) requestFaults(hasBody bool) (time.Duration, bool, int64) {
+func (e *Emulator) requestFaults(hasBody, isCreateSession bool) (time.Duration, bool, int64) {
 	if !e.faults.active.Load() {
 		return 0, false, -1
 	}
@@ -139,19 +147,91 @@ func (e *Emulator) requestFaults(hasBody bool) (time.Duration, bool, int64) {
 	defer e.faults.mu.Unlock()
 	f := &e.faults.f
 	reset := int64(-1)
-	if hasBody && f.ResetCount > 0 {
+	if hasBody && f.ResetCount > 0 && !isCreateSession {
 		f.ResetCount--
 		reset = f.ResetAfterBytes
 	}
 	slow := f.SlowDownProbability > 0 && rand.Float64() < f.SlowDownProbability
-	return f.Latency, slow, reset
+	if !isCreateSession && f.DataSlowDown > 0 {
+		f.DataSlowDown--
+		slow = true
+	}
+	lat := f.Latency
+	if isCreateSession && f.CreateSessionLatency > 0 {
+		lat += f.CreateSessionLatency
+		e.stats.rejections.inc("SlowCreateSession") // counted on arrival: the caller may give up
+	}
+	return lat, slow, reset
+}
+
+// clockSkew is the offset added to the emulator's clock.
+func (e *Emulator) clockSkew() time.Duration {
+	if !e.faults.active.Load() {
+		return 0
+	}
+	e.faults.mu.Lock()
+	defer e.faults.mu.Unlock()
+	return e.faults.f.ClockSkew
+}
+
+// takeResponseReset consumes one GetObject response reset: the number of
+// body bytes to send before resetting, or -1.
+func (e *Emulator) takeResponseReset() int64 {
+	if !e.faults.active.Load() {
+		return -1
+	}
+	e.faults.mu.Lock()
+	defer e.faults.mu.Unlock()
+	f := &e.faults.f
+	if f.ResponseResetCount <= 0 {
+		return -1
+	}
+	f.ResponseResetCount--
+	return f.ResponseResetAfterBytes
+}
+
+// takeMalformedCreateSession consumes one malformed CreateSession answer.
+func (e *Emulator) takeMalformedCreateSession() bool {
+	if !e.faults.active.Load() {
+		return false
+	}
+	e.faults.mu.Lock()
+	defer e.faults.mu.Unlock()
+	f := &e.faults.f
+	if f.MalformedCreateSession <= 0 {
+		return false
+	}
+	f.MalformedCreateSession--
+	return true
 }
 
 // faultsJSON accepts latency as a Go duration string ("50ms") or
 // nanoseconds.
 type faultsJSON struct {
 	Faults
-	Latency json.RawMessage `json:"latency"`
+	Latency              json.RawMessage `json:"latency"`
+	CreateSessionLatency json.RawMessage `json:"create_session_latency"`
+	ClockSkew            json.RawMessage `json:"clock_skew"`
+}
+
+// decodeDuration reads a Go duration string or nanoseconds into d.
+func decodeDuration(name string, raw json.RawMessage, d *time.Duration) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("faults: %s: %w", name, err)
+		}
+		*d = v
+		return nil
+	}
+	if err := json.Unmarshal(raw, d); err != nil {
+		return fmt.Errorf("faults: %s: %w", name, err)
+	}
+	return nil
 }
 
 func decodeFaults(r io.Reader) (Faults, error) {
@@ -162,19 +242,17 @@ func decodeFaults(r io.Reader) (Faults, error) {
 		return Faults{}, fmt.Errorf("faults: %w", err)
 	}
 	f := fj.Faults
-	if len(fj.Latency) > 0 {
-		var s string
-		if err := json.Unmarshal(fj.Latency, &s); err == nil {
-			d, err := time.ParseDuration(s)
-			if err != nil {
-				return Faults{}, fmt.Errorf("faults: latency: %w", err)
-			}
-			f.Latency = d
-		} else if err := json.Unmarshal(fj.Latency, &f.Latency); err != nil {
-			return Faults{}, fmt.Errorf("faults: latency: %w", err)
+	for _, d := range []struct {
+		name string
+		raw  json.RawMessage
+		dst  *time.Duration
+	}{{"latency", fj.Latency, &f.Latency}, {"create_session_latency", fj.CreateSessionLatency, &f.CreateSessionLatency}, {"clock_skew", fj.ClockSkew, &f.ClockSkew}} {
+		if err := decodeDuration(d.name, d.raw, d.dst); err != nil {
+			return Faults{}, err
 		}
 	}
-	if f.SlowDownProbability < 0 || f.SlowDownProbability > 1 || f.Latency < 0 || f.FailCreateSession < 0 || f.ResetCount < 0 {
+	if f.SlowDownProbability < 0 || f.SlowDownProbability > 1 || f.Latency < 0 || f.FailCreateSession < 0 || f.ResetCount < 0 ||
+		f.ResponseResetCount < 0 || f.MalformedCreateSession < 0 || f.DataSlowDown < 0 || f.CreateSessionLatency < 0 {
 		return Faults{}, fmt.Errorf("faults: negative count or probability outside [0,1]")
 	}
 	return f, nil

@@ -168,6 +168,32 @@ func TestAdminFaults(t *testing.T) {
 			t.Errorf("rejections = %v", e.Stats().Rejections)
 		}
 	})
+	t.Run("issue 16 plan decodes", func(t *testing.T) {
+		code, b := adminDo(t, e, "POST", "/faults", `{"create_session_latency": "5s", "clock_skew": "1h", "response_reset_after_bytes": 10,
+			"response_reset_count": 1, "malformed_create_session": 2, "data_slow_down": 3}`)
+		defer e.SetFaults(Faults{})
+		f := e.Faults()
+		if code != 200 || f.CreateSessionLatency != 5*time.Second || f.ClockSkew != time.Hour || f.ResponseResetAfterBytes != 10 ||
+			f.ResponseResetCount != 1 || f.MalformedCreateSession != 2 || f.DataSlowDown != 3 {
+			t.Fatalf("POST /faults = %d %s; plan %+v", code, b, f)
+		}
+		for _, bad := range []string{`{"data_slow_down": -1}`, `{"clock_skew": "later"}`, `{"create_session_latency": "-1s"}`} {
+			if code, _ := adminDo(t, e, "POST", "/faults", bad); code != 400 {
+				t.Errorf("POST /faults %s = %d, want 400", bad, code)
+			}
+		}
+	})
+	t.Run("data slow down spares CreateSession", func(t *testing.T) {
+		e.SetFaults(Faults{DataSlowDown: 1})
+		defer e.SetFaults(Faults{})
+		createSession(t, e, clock.Now, testBucket, "")
+		if res := (rawReq{query: "list-type=2", creds: s}).do(t, e, clock.Now); res.status != 503 || res.code != "SlowDown" {
+			t.Fatalf("data request: %d %s, want 503 SlowDown", res.status, res.code)
+		}
+		if res := (rawReq{query: "list-type=2", creds: s}).do(t, e, clock.Now); res.status != 200 {
+			t.Fatalf("after the one SlowDown: %d %s", res.status, res.code)
+		}
+	})
 }
 
 // TestFailCreateSessionSDK checks the SDK surfaces an injected

@@ -129,6 +129,13 @@ func (rc *reqCtx) getObject() *s3Error {
 	if rc.r.Method == http.MethodHead || br.n == 0 {
 		return nil
 	}
+	if k := rc.e.takeResponseReset(); k >= 0 {
+		rc.e.stats.rejections.inc("ResponseReset")
+		_, _ = io.Copy(rc.w, io.NewSectionReader(rd, br.off, min(k, br.n)))
+		_ = http.NewResponseController(rc.w.ResponseWriter).Flush()
+		resetConn(rc.w.ResponseWriter)
+		return nil
+	}
 	if mb, ok := o.data.(*memBlob); ok { // fast path: no copy buffer
 		if _, werr := rc.w.Write(mb.b[br.off : br.off+br.n]); werr != nil {
 			panic(http.ErrAbortHandler)

@@ -62,6 +62,13 @@ func (rc *reqCtx) createSession() *s3Error {
 	if err := rc.e.takeCreateSessionFault(); err != nil {
 		return err
 	}
+	if rc.e.takeMalformedCreateSession() {
+		rc.e.stats.rejections.inc("MalformedCreateSession")
+		rc.w.Header().Set("Content-Type", "application/xml")
+		rc.w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(rc.w, "<?xml version=\"1.0\"?><CreateSessionResult><Credentials><SessionToken>")
+		return nil
+	}
 	ss := rc.e.sessions.create(rc.b.name, mode, rc.sig.akid, rc.now, rc.e.opts.SessionTTL)
 	rc.e.stats.createSessions.inc(rc.b.name + "/" + mode)
 	var res createSessionResult

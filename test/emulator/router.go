@@ -59,14 +59,14 @@ func (w *respWriter) ReadFrom(r io.Reader) (int64, error) {
 func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (e *Emulator) serveS3(w http.ResponseWriter, r *http.Request) {
-	rc := &reqCtx{e: e, w: &respWriter{ResponseWriter: w}, r: r, now: e.now(), id: e.newRequestID()}
+	rc := &reqCtx{e: e, w: &respWriter{ResponseWriter: w}, r: r, now: e.now().Add(e.clockSkew()), id: e.newRequestID()}
 	rc.hostID = hostIDFor(rc.id)
 	h := w.Header()
 	h["X-Amz-Request-Id"] = []string{rc.id}
 	h["X-Amz-Id-2"] = []string{rc.hostID}
 	h["Server"] = []string{"AmazonS3"}
 	defer rc.recoverPanic()
-	if lat, slow, reset := e.requestFaults(r.ContentLength != 0 && r.Body != http.NoBody); lat > 0 || slow || reset >= 0 {
+	if lat, slow, reset := e.requestFaults(r.ContentLength != 0 && r.Body != http.NoBody, isCreateSessionRequest(r)); lat > 0 || slow || reset >= 0 {
 		if !rc.applyFaults(lat, slow, reset) {
 			return
 		}
@@ -130,6 +130,18 @@ func (rc *reqCtx) applyFaults(lat time.Duration, slow bool, reset int64) bool {
 		return false
 	}
 	return true
+}
+
+// isCreateSessionRequest reports a CreateSession call (GET ?session), for
+// the faults that target the control plane or spare it.
+func isCreateSessionRequest(r *http.Request) bool {
+	_, q, _ := strings.Cut(r.RequestURI, "?")
+	for _, p := range strings.Split(q, "&") {
+		if p == "session" || strings.HasPrefix(p, "session=") {
+			return r.Method == http.MethodGet
+		}
+	}
+	return false
 }
 
 // resetConn closes the client connection with a TCP RST (SO_LINGER 0).
