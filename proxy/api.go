@@ -193,6 +193,9 @@ type Record struct {
 	Upstream  time.Duration // 0 when upstream was not reached
 	Session   session.Status
 	Retried   bool
+	// UpstreamClockSkew: the upstream refused the proxy's clock
+	// (RequestTimeTooSkewed), on CreateSession or on the request itself.
+	UpstreamClockSkew bool
 }
 
 // Observer receives one Record per request. Must be cheap and safe for

@@ -105,6 +105,8 @@ type call struct {
 	session   session.Status
 	retried   bool
 	errorCode string // S3 error code of the last upstream answer, if peeked
+	// clockSkew: the upstream refused the proxy's clock (clockskew.go).
+	clockSkew bool
 	upstream  time.Duration
 	bytesIn   atomic.Int64
 	bodyErr   atomic.Pointer[error] // first error reading the inbound body

@@ -34,6 +34,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 			return err
 		}
 		x.rec.ErrorCode = x.call.errorCode
+		if err := clockSkewAnswer(&x.call, resp); err != nil {
+			return err
+		}
 		p.markETags(x, resp)
 	}
 	h := resp.Header
@@ -160,6 +163,11 @@ func (p *Proxy) finish(x *exchange) {
 	rec.Upstream = x.call.upstream
 	rec.Session = x.call.session
 	rec.Retried = x.call.retried
+	rec.UpstreamClockSkew = x.call.clockSkew
+	if rec.UpstreamClockSkew && p.skew.due(x.start) {
+		p.log.Warn().Str("request_id", rec.RequestID).Str("bucket", rec.Bucket).
+			Msg("the upstream refuses this host's clock (RequestTimeTooSkewed, more than 15 minutes off): fix its time sync; clients get 503 until then")
+	}
 	if p.opts.AccessLog {
 		logRecord(p.log, rec)
 	}

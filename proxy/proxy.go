@@ -53,6 +53,7 @@ type Proxy struct {
 	transport *signingTransport
 	rp        *httputil.ReverseProxy
 	replay    replayPolicy
+	skew      skewWarnings // spaces the clock warnings of finish
 }
 
 // New validates opts and returns a Proxy. opts is copied; defaults are

@@ -100,6 +100,7 @@ type usedSession struct {
 func (t *signingTransport) attempt(req *http.Request, c *call) (*http.Response, usedSession, error) {
 	used, err := t.sign(req, c)
 	if err != nil { // SlowDown, CreateSession refusals, ... as the client must see them
+		c.clockSkew = isUpstreamClockSkew(err)
 		return nil, used, s3err.From(err)
 	}
 	resp, err := t.base.RoundTrip(req)

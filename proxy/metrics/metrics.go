@@ -60,6 +60,8 @@ type Metrics struct {
 	// identitySlowDowns counts the slowDowns due to one identity's own
 	// CreateSession budget.
 	identitySlowDowns prometheus.Counter
+	// clockSkew counts requests the upstream refused for the proxy's clock.
+	clockSkew prometheus.Counter
 
 	// cacheLen is read by the session-cache GaugeFunc; nil means 0.
 	cacheLen atomic.Pointer[func() int]
@@ -194,6 +196,11 @@ func (m *Metrics) registerSessionCollectors() {
 		Help: "Requests answered 503 SlowDown because their identity spent its own CreateSession budget (sessions.create_rate_per_identity); also counted in createsession_slowdowns_total.",
 	})
 	m.reg.MustRegister(m.identitySlowDowns)
+	m.clockSkew = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "upstream_clock_skew_total",
+		Help: "Requests the upstream refused with RequestTimeTooSkewed (on CreateSession or the request itself): this host's clock is off; clients get 503.",
+	})
+	m.reg.MustRegister(m.clockSkew)
 }
 
 // Registry returns the registry holding every collector (serve it with
@@ -236,6 +243,9 @@ func (m *Metrics) ObserveRequest(rec *proxy.Record) {
 	}
 	if rec.Retried {
 		se.retries.get(func() prometheus.Counter { return m.retries.WithLabelValues(op) }).Inc()
+	}
+	if rec.UpstreamClockSkew {
+		m.clockSkew.Inc()
 	}
 }
 

@@ -22,6 +22,7 @@ func TestObserveRequest(t *testing.T) {
 		{Operation: "GetObject", Status: 206, AuthType: "sigv4-header", BytesOut: 24, Total: time.Millisecond, Upstream: time.Millisecond, Session: session.Hit},
 		{Operation: "PutObject", Status: 200, AuthType: "sigv2", BytesIn: 5 << 20, Total: time.Second, Upstream: time.Second, Session: session.Refresh, Retried: true},
 		{Operation: "PutObject", Status: 403, AuthType: "sigv2", ErrorCode: "AccessDenied", Total: time.Millisecond},
+		{Operation: "GetObject", Status: 503, AuthType: "sigv4-header", ErrorCode: "ServiceUnavailable", Total: time.Millisecond, UpstreamClockSkew: true},
 		{Operation: "weird op\n{}", Status: 0, AuthType: "", Total: time.Millisecond},
 	}
 	for i := range recs {
@@ -45,6 +46,7 @@ func TestObserveRequest(t *testing.T) {
 		{"retries PutObject", testutil.ToFloat64(m.retries.WithLabelValues("PutObject")), 1},
 		{"upstream histogram series", float64(testutil.CollectAndCount(m.upstreamLatency)), 2},
 		{"total histogram series", float64(testutil.CollectAndCount(m.totalLatency)), 3},
+		{"upstream clock skew", testutil.ToFloat64(m.clockSkew), 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -276,7 +276,54 @@ func TestFaultClockSkew(t *testing.T) {
 		t.Fatalf("the upstream refused %d CreateSession calls, want 1 (the failure is cached)", n)
 	}
 	e.emu.SetFaults(emulator.Faults{})
+	assertClockSkewReported(t, e, 3)
 	assertNoSecretsLogged(t, e)
+}
+
+// TestFaultClockSkewOnRequest: with a session already open, the upstream
+// refuses the request itself with RequestTimeTooSkewed. The client gets
+// the same 503 naming the proxy's clock, not the 403 that would make an SDK
+// shift its own clock; each such request is counted, and the log says so
+// once per period, not once per request.
+func TestFaultClockSkewOnRequest(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	rw := &rawClient{endpoint: e.srv.URL, key: rwKey, secret: rwSecret}
+	rw.put(t, aliasData, "skew/k", []byte("on time"))
+	e.emu.SetFaults(emulator.Faults{ClockSkew: time.Hour})
+	for range 3 {
+		status, body, h := rw.do(t, "GET", aliasData, "skew/k", "", nil, nil)
+		assertNoSecretsInBodies(t, e, body)
+		if status != 503 || s3Code(body) != "ServiceUnavailable" || !strings.Contains(string(body), "clock") || h.Get("Retry-After") == "" {
+			t.Fatalf("skewed upstream on a request: %d %s, want 503 ServiceUnavailable naming the proxy's clock", status, body)
+		}
+	}
+	if n := e.emu.Stats().Rejections["RequestTimeTooSkewed"]; n != 3 {
+		t.Fatalf("the upstream refused %d requests, want 3 (each request reached it with an open session)", n)
+	}
+	e.emu.SetFaults(emulator.Faults{})
+	if status, body, _ := rw.do(t, "GET", aliasData, "skew/k", "", nil, nil); status != 200 || string(body) != "on time" {
+		t.Fatalf("after the clock is fixed: %d %s, want 200", status, body)
+	}
+	assertClockSkewReported(t, e, 3)
+	assertNoSecretsLogged(t, e)
+}
+
+// assertClockSkewReported checks that n requests were recorded as refused
+// for the proxy's clock and that the log warned exactly once.
+func assertClockSkewReported(t *testing.T, e *env, n int) {
+	t.Helper()
+	got := 0
+	for _, rec := range e.recs.all() {
+		if rec.UpstreamClockSkew {
+			got++
+		}
+	}
+	if got != n {
+		t.Errorf("%d records with UpstreamClockSkew, want %d", got, n)
+	}
+	if w := strings.Count(e.logs.String(), "refuses this host's clock"); w != 1 {
+		t.Errorf("%d clock warnings logged, want 1 (one per period)", w)
+	}
 }
 
 // assertNoSecretsInBodies fails if an error body a client got holds a
