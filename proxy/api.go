@@ -186,13 +186,17 @@ type Record struct {
 	Bucket    string // real bucket name
 	Operation string // e.g. GetObject, PutObject, ListObjectsV2
 	Status    int
-	ErrorCode string // S3 error code when Status >= 300, if known
+	ErrorCode string // S3 error code when Status >= 300, if known; why a response was Aborted
 	BytesIn   int64
 	BytesOut  int64
 	Total     time.Duration
 	Upstream  time.Duration // 0 when upstream was not reached
 	Session   session.Status
 	Retried   bool
+	// Aborted: the response was cut after it had started (the upstream
+	// body failed mid-copy, or the client went away); Status is what was
+	// sent, ErrorCode says why when known ("ResponseAborted" otherwise).
+	Aborted bool
 	// UpstreamClockSkew: the upstream refused the proxy's clock
 	// (RequestTimeTooSkewed), on CreateSession or on the request itself.
 	UpstreamClockSkew bool

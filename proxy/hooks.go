@@ -154,6 +154,9 @@ func causeString(e *s3err.Error) string {
 func (p *Proxy) finish(x *exchange) {
 	rec := &x.rec
 	rec.Status = x.w.status
+	if rec.Aborted && rec.ErrorCode == "" {
+		rec.ErrorCode = "ResponseAborted"
+	}
 	if x.closed {
 		rec.Status, rec.ErrorCode = statusClientClosed, "ClientClosedRequest"
 	}
@@ -173,6 +176,21 @@ func (p *Proxy) finish(x *exchange) {
 	}
 	if p.opts.Observer != nil {
 		p.opts.Observer.ObserveRequest(rec)
+	}
+}
+
+// finishOrAbort is ServeHTTP's deferred finish. A handler unwinding with
+// http.ErrAbortHandler cut a response that had started (ReverseProxy does
+// when the upstream body fails mid-copy; errorHandler when an upstream
+// fails after the headers): the record says so, then the panic goes on
+// for net/http to drop the connection, so the client can never take the
+// response for complete.
+func (p *Proxy) finishOrAbort(x *exchange) {
+	v := recover()
+	x.rec.Aborted = v == http.ErrAbortHandler
+	p.finish(x)
+	if v != nil {
+		panic(v)
 	}
 }
 
@@ -196,6 +214,7 @@ func logRecord(l zerolog.Logger, rec *Record) {
 		Float64("upstream_ms", ms(rec.Upstream)).
 		Str("session", string(rec.Session)).
 		Bool("retried", rec.Retried).
+		Bool("aborted", rec.Aborted).
 		Msg("access")
 }
 

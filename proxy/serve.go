@@ -20,7 +20,7 @@ import (
 // request answers S3 XML; one access-log record is written at the end.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := p.begin(w, r)
-	defer p.finish(x)
+	defer p.finishOrAbort(x)
 	p.watchBody(x, w, r)
 
 	if err := p.prepare(x, r); err != nil {

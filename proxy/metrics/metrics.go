@@ -62,6 +62,8 @@ type Metrics struct {
 	identitySlowDowns prometheus.Counter
 	// clockSkew counts requests the upstream refused for the proxy's clock.
 	clockSkew prometheus.Counter
+	// aborted counts responses cut after they had started.
+	aborted prometheus.Counter
 
 	// cacheLen is read by the session-cache GaugeFunc; nil means 0.
 	cacheLen atomic.Pointer[func() int]
@@ -200,7 +202,11 @@ func (m *Metrics) registerSessionCollectors() {
 		Namespace: Namespace, Name: "upstream_clock_skew_total",
 		Help: "Requests the upstream refused with RequestTimeTooSkewed (on CreateSession or the request itself): this host's clock is off; clients get 503.",
 	})
-	m.reg.MustRegister(m.clockSkew)
+	m.aborted = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "responses_aborted_total",
+		Help: "Responses cut after they had started (the upstream body failed mid-copy, or the client went away): counted in requests_total by the status that was sent.",
+	})
+	m.reg.MustRegister(m.clockSkew, m.aborted)
 }
 
 // Registry returns the registry holding every collector (serve it with
@@ -246,6 +252,9 @@ func (m *Metrics) ObserveRequest(rec *proxy.Record) {
 	}
 	if rec.UpstreamClockSkew {
 		m.clockSkew.Inc()
+	}
+	if rec.Aborted {
+		m.aborted.Inc()
 	}
 }
 

@@ -23,6 +23,7 @@ func TestObserveRequest(t *testing.T) {
 		{Operation: "PutObject", Status: 200, AuthType: "sigv2", BytesIn: 5 << 20, Total: time.Second, Upstream: time.Second, Session: session.Refresh, Retried: true},
 		{Operation: "PutObject", Status: 403, AuthType: "sigv2", ErrorCode: "AccessDenied", Total: time.Millisecond},
 		{Operation: "GetObject", Status: 503, AuthType: "sigv4-header", ErrorCode: "ServiceUnavailable", Total: time.Millisecond, UpstreamClockSkew: true},
+		{Operation: "GetObject", Status: 200, AuthType: "sigv4-header", ErrorCode: "ResponseAborted", Total: time.Millisecond, Aborted: true},
 		{Operation: "weird op\n{}", Status: 0, AuthType: "", Total: time.Millisecond},
 	}
 	for i := range recs {
@@ -34,7 +35,7 @@ func TestObserveRequest(t *testing.T) {
 		got  float64
 		want float64
 	}{
-		{"GetObject 2xx sigv4", testutil.ToFloat64(m.requests.WithLabelValues("GetObject", "2xx", "sigv4-header")), 2},
+		{"GetObject 2xx sigv4 (one aborted)", testutil.ToFloat64(m.requests.WithLabelValues("GetObject", "2xx", "sigv4-header")), 3},
 		{"PutObject 2xx sigv2", testutil.ToFloat64(m.requests.WithLabelValues("PutObject", "2xx", "sigv2")), 1},
 		{"PutObject 4xx sigv2", testutil.ToFloat64(m.requests.WithLabelValues("PutObject", "4xx", "sigv2")), 1},
 		{"hostile labels clamped", testutil.ToFloat64(m.requests.WithLabelValues("other", "other", "none")), 1},
@@ -47,6 +48,7 @@ func TestObserveRequest(t *testing.T) {
 		{"upstream histogram series", float64(testutil.CollectAndCount(m.upstreamLatency)), 2},
 		{"total histogram series", float64(testutil.CollectAndCount(m.totalLatency)), 3},
 		{"upstream clock skew", testutil.ToFloat64(m.clockSkew), 1},
+		{"responses aborted", testutil.ToFloat64(m.aborted), 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

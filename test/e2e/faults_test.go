@@ -85,6 +85,9 @@ func TestFaultUploadResetMidBody(t *testing.T) {
 			if e.emu.Stats().Rejections["ConnectionReset"] == 0 {
 				t.Fatal("the fault never fired")
 			}
+			if rec := lastRecord(t, e, c.name); rec.Status/100 == 2 || rec.ErrorCode == "" {
+				t.Fatalf("access record %d %q for a reset upload, want a failure with its code", rec.Status, rec.ErrorCode)
+			}
 			e.emu.SetFaults(emulator.Faults{})
 			if c.listParts {
 				lb, _ := rw.must(t, 200, "GET", aliasData, c.key, "uploadId="+uploadID, nil, nil)
@@ -131,6 +134,10 @@ func TestFaultDownloadResetMidBody(t *testing.T) {
 			}
 			if !bytes.Equal(b, data[:min(len(b), len(data))]) {
 				t.Fatal("the bytes received before the reset are not the object's")
+			}
+			if rec := lastRecord(t, e, "GetObject"); !rec.Aborted || rec.ErrorCode == "" || rec.BytesOut >= int64(len(data)) {
+				t.Fatalf("access record %d %q aborted=%v, %d bytes out for a cut GET, want aborted with a code and a short count",
+					rec.Status, rec.ErrorCode, rec.Aborted, rec.BytesOut)
 			}
 		})
 	}
@@ -180,6 +187,9 @@ func TestFaultSlowCreateSession(t *testing.T) {
 	if elapsed > 4*time.Second {
 		t.Fatalf("waiters held %v, want about the 1 s CreateTimeout", elapsed)
 	}
+	if n := countRecords(e, "GetObject", 503); n != 64 {
+		t.Fatalf("%d access records of 503 GetObject, want 64", n)
+	}
 	if cs := e.emu.Stats().Rejections["SlowCreateSession"]; cs != 1 {
 		t.Fatalf("%d CreateSession calls reached the emulator, want 1 (single flight)", cs)
 	}
@@ -222,6 +232,9 @@ func TestFaultCreateSessionErrors(t *testing.T) {
 			if n := e.emu.Stats().Requests["CreateSession"]; n != 1 {
 				t.Fatalf("%d CreateSession calls within FailureTTL, want 1", n)
 			}
+			if rec := lastRecord(t, e, "GetObject"); rec.Status != 503 || rec.ErrorCode != "SlowDown" || rec.Upstream != 0 {
+				t.Fatalf("access record %d %q upstream %v, want 503 SlowDown without an upstream call", rec.Status, rec.ErrorCode, rec.Upstream)
+			}
 			e.emu.SetFaults(emulator.Faults{})
 			clk.Advance(6 * time.Second)
 			status, body, _ := do(t, signedRequest(t, "GET", e.rawURL(aliasData, "cs/k", ""), rwKey, rwSecret, nil, clk.Now(), nil))
@@ -250,6 +263,9 @@ func TestFaultDataSlowDown(t *testing.T) {
 	}
 	if n := e.emu.Stats().Rejections["SlowDown"]; n != 1 {
 		t.Fatalf("%d SlowDown answers from the emulator, want 1 (no retry of a SlowDown)", n)
+	}
+	if rec := lastRecord(t, e, "GetObject"); rec.Status != 503 || rec.ErrorCode != "SlowDown" || rec.Retried {
+		t.Fatalf("access record %d %q retried=%v, want the upstream's 503 SlowDown, not retried", rec.Status, rec.ErrorCode, rec.Retried)
 	}
 	if got := rw.get(t, aliasData, "sd/k"); string(got) != "v" {
 		t.Fatalf("after the fault: %q", got)
@@ -306,6 +322,31 @@ func TestFaultClockSkewOnRequest(t *testing.T) {
 	}
 	assertClockSkewReported(t, e, 3)
 	assertNoSecretsLogged(t, e)
+}
+
+// lastRecord is the newest access record of operation op (the record the
+// access-log line and the metrics are made from).
+func lastRecord(t *testing.T, e *env, op string) proxy.Record {
+	t.Helper()
+	recs := e.recs.all()
+	for i := len(recs) - 1; i >= 0; i-- {
+		if recs[i].Operation == op {
+			return recs[i]
+		}
+	}
+	t.Fatalf("no access record of %s", op)
+	return proxy.Record{}
+}
+
+// countRecords counts the access records of op with the given status.
+func countRecords(e *env, op string, status int) int {
+	n := 0
+	for _, rec := range e.recs.all() {
+		if rec.Operation == op && rec.Status == status {
+			n++
+		}
+	}
+	return n
 }
 
 // assertClockSkewReported checks that n requests were recorded as refused
