@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/s3xproxy/s3xproxy/proxy/s3err"
+	"github.com/s3xproxy/s3xproxy/signing"
 )
 
 // errInvalidURI is the S3 answer to a request URI that cannot be decoded.
@@ -30,7 +31,7 @@ type address struct {
 // a Host of "<bucket>.<domain>" (any port) addresses that bucket, a Host
 // equal to a domain or anything else means path-style addressing.
 func parseAddress(r *http.Request, domains []string) (address, error) {
-	rawPath, rawQuery := splitRequestURI(r.RequestURI)
+	rawPath, rawQuery := signing.SplitRequestURI(r)
 	if rawPath == "" || rawPath[0] != '/' {
 		return address{}, errInvalidURI
 	}
@@ -55,26 +56,6 @@ func parseAddress(r *http.Request, domains []string) (address, error) {
 	}
 	a.Bucket, a.Key = bucket, key
 	return a, nil
-}
-
-// splitRequestURI returns the raw path and raw query of a request URI in
-// origin form ("/p?q") or absolute form ("http://host/p?q").
-func splitRequestURI(uri string) (rawPath, rawQuery string) {
-	if !strings.HasPrefix(uri, "/") {
-		if i := strings.Index(uri, "://"); i >= 0 {
-			rest := uri[i+3:]
-			j := strings.IndexAny(rest, "/?")
-			if j < 0 {
-				return "/", ""
-			}
-			uri = rest[j:]
-			if uri[0] == '?' {
-				uri = "/" + uri
-			}
-		}
-	}
-	rawPath, rawQuery, _ = strings.Cut(uri, "?")
-	return rawPath, rawQuery
 }
 
 // virtualHostBucket returns the bucket of a virtual-host style Host header.

@@ -83,25 +83,3 @@ func TestUpstreamURLRoundTrip(t *testing.T) {
 		})
 	}
 }
-
-func TestCanonicalQuery(t *testing.T) {
-	tests := []struct{ name, in, want string }{
-		{"empty", "", ""},
-		{"bare", "uploads", "uploads"},
-		{"sorted", "prefix=a%2Fb&list-type=2&delimiter=%2F", "delimiter=%2F&list-type=2&prefix=a%2Fb"},
-		{"space and plus", "prefix=a+b%2Bc", "prefix=a%20b%2Bc"},
-		{"multi values sorted", "a=2&a=1", "a=1&a=2"},
-		{"unicode", "prefix=%C3%A9", "prefix=%C3%A9"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			q, err := url.ParseQuery(tt.in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := canonicalQuery(q); got != tt.want {
-				t.Fatalf("canonicalQuery(%q) = %q, want %q", tt.in, got, tt.want)
-			}
-		})
-	}
-}

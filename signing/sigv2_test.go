@@ -103,7 +103,7 @@ func TestSigV2Golden(t *testing.T) {
 				}
 				now = d.Add(time.Minute)
 			}
-			rawPath, rawQuery := splitRequestURI(r)
+			rawPath, rawQuery := SplitRequestURI(r)
 			dateLine := tt.date
 			if dateLine == "" {
 				dateLine = "1175139620"

@@ -6,6 +6,20 @@ import (
 	"strings"
 )
 
+// IsHopHeader reports whether the canonical header name k is hop-by-hop
+// (RFC 9110 §7.6.1; the list net/http/httputil uses): such a header
+// describes one connection, so a proxy drops it in both directions rather
+// than forward it, and it is never part of what is signed upstream. Headers
+// a Connection header names are hop-by-hop too; the caller handles those.
+func IsHopHeader(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
 // SetUpstreamHeaders rewrites the payload headers of an outbound request h
 // to describe res.Body: x-amz-content-sha256 (UpstreamContentSHA256),
 // x-amz-decoded-content-length and x-amz-trailer (set for aws-chunked

@@ -22,7 +22,7 @@ import (
 // token without a signature is ErrMissingAuth. Errors wrap the sentinels of
 // errors.go; a bad signature is a *MismatchError.
 func (v *Verifier) Verify(r *http.Request, now time.Time) (*Result, error) {
-	rawPath, rawQuery := splitRequestURI(r)
+	rawPath, rawQuery := SplitRequestURI(r)
 	auths := r.Header.Values("Authorization")
 	if len(auths) > 1 {
 		return nil, fmt.Errorf("%w: several Authorization headers", ErrMalformedAuth)
@@ -81,28 +81,6 @@ func queryAuthKind(rawQuery string) AuthType {
 		}
 	}
 	return AuthAnonymous
-}
-
-// splitRequestURI returns the raw path and raw query of r's request-target,
-// handling the absolute form. It falls back to r.URL when RequestURI is
-// empty (a client-side request).
-func splitRequestURI(r *http.Request) (rawPath, rawQuery string) {
-	uri := r.RequestURI
-	if uri == "" && r.URL != nil {
-		uri = r.URL.RequestURI()
-	}
-	if !strings.HasPrefix(uri, "/") {
-		if i := strings.Index(uri, "://"); i >= 0 {
-			rest := uri[i+3:]
-			if j := strings.IndexAny(rest, "/?"); j >= 0 {
-				uri = rest[j:]
-			} else {
-				uri = "/"
-			}
-		}
-	}
-	rawPath, rawQuery, _ = strings.Cut(uri, "?")
-	return rawPath, rawQuery
 }
 
 // v4Auth is a parsed SigV4 authorization, from the header or the query.

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+
+	"github.com/s3xproxy/s3xproxy/signing"
 )
 
 // AliasBucket is a configured alias listed by ListBuckets next to the real
@@ -128,7 +130,7 @@ func listDirectoryBuckets(ctx context.Context, up Upstream, region, token string
 	if token != "" {
 		v.Set("continuation-token", token)
 	}
-	resp, err := up.Control(ctx, region, http.MethodGet, "/", canonicalQuery(v))
+	resp, err := up.Control(ctx, region, http.MethodGet, "/", signing.EncodeQuery(v))
 	if err != nil {
 		return nil, fmt.Errorf("compat: list directory buckets in %s: %w", region, err)
 	}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+
+	"github.com/s3xproxy/s3xproxy/signing"
 )
 
 // Upstream sends signed requests on the caller's behalf. It is implemented
@@ -24,12 +26,6 @@ type Upstream interface {
 	Control(ctx context.Context, region, method, path, rawQuery string) (*http.Response, error)
 }
 
-// hopHeaders are not copied from an upstream response.
-var hopHeaders = map[string]bool{
-	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Te": true,
-	"Trailer": true, "Transfer-Encoding": true, "Upgrade": true, "Content-Length": true,
-}
-
 // copyResponse sends an upstream response (typically an S3 error) to the
 // client unchanged: status, end-to-end headers and the body, streamed.
 // Headers already set on w (request ids) are overwritten by upstream's. A
@@ -39,7 +35,8 @@ var hopHeaders = map[string]bool{
 func copyResponse(w http.ResponseWriter, resp *http.Response) {
 	h := w.Header()
 	for k, vv := range resp.Header {
-		if hopHeaders[k] {
+		// Content-Length is set below, from the body actually copied.
+		if signing.IsHopHeader(k) || k == "Content-Length" {
 			continue
 		}
 		h[k] = append([]string(nil), vv...)
