@@ -15,11 +15,14 @@ var errInvalidURI = s3err.New(http.StatusBadRequest, "InvalidURI", "Couldn't par
 
 // address is where a request points: the bucket name as the client wrote
 // it (an alias or a real name, "" for the service) and the decoded object
-// key ("" for bucket-level requests), plus the raw query string.
+// key ("" for bucket-level requests), plus the query string, raw and
+// parsed.
 type address struct {
 	Bucket   string
 	Key      string
 	RawQuery string
+	// Query is RawQuery parsed.
+	Query url.Values
 	// VirtualHost says the bucket came from the Host header.
 	VirtualHost bool
 }
@@ -35,7 +38,11 @@ func parseAddress(r *http.Request, domains []string) (address, error) {
 	if rawPath == "" || rawPath[0] != '/' {
 		return address{}, errInvalidURI
 	}
-	a := address{RawQuery: rawQuery}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return address{}, s3err.Wrap(err, errInvalidURI.Status, errInvalidURI.Code, errInvalidURI.Message)
+	}
+	a := address{RawQuery: rawQuery, Query: q}
 	if bucket, ok := virtualHostBucket(r.Host, domains); ok {
 		key, err := url.PathUnescape(rawPath[1:])
 		if err != nil {

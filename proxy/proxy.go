@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -16,25 +17,6 @@ import (
 	"github.com/s3xproxy/s3xproxy/proxy/route"
 	"github.com/s3xproxy/s3xproxy/session"
 	"github.com/s3xproxy/s3xproxy/signing"
-)
-
-// Defaults applied by New to zero Options fields.
-const (
-	DefaultReplayBuffer = 8 << 20
-	DefaultMaxClockSkew = 15 * time.Minute
-	DefaultScheme       = "https"
-)
-
-// Session modes of Options.SessionMode.
-const (
-	// SessionModeAuto: ReadOnly sessions for identities that may only read
-	// the bucket (read-only keys, anonymous read), ReadWrite for the rest.
-	SessionModeAuto = "auto"
-	// SessionModeReadWrite: every session is ReadWrite.
-	SessionModeReadWrite = "readwrite"
-	// SessionModeIAM: no sessions; every request is signed with the IAM
-	// credentials (DisableS3ExpressSessionAuth behaviour).
-	SessionModeIAM = "iam"
 )
 
 // Proxy is the s3xproxy HTTP handler. Safe for concurrent use. Build it with
@@ -220,15 +202,6 @@ func (b *bufferPool) Get() []byte {
 
 func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
-// sessionEndpoint resolves a real bucket name for CreateSession.
-func (p *Proxy) sessionEndpoint(bucket string) (session.Endpoint, error) {
-	t, err := p.router.Resolve(bucket)
-	if err != nil {
-		return session.Endpoint{}, err
-	}
-	return session.Endpoint{URL: t.URL, Region: t.Region}, nil
-}
-
 // Sessions returns the upstream session cache (for metrics: Len).
 func (p *Proxy) Sessions() *session.Cache { return p.cache }
 
@@ -237,4 +210,24 @@ func (p *Proxy) Sessions() *session.Cache { return p.cache }
 func (p *Proxy) Close() error {
 	p.cache.Close()
 	return nil
+}
+
+// newStdLogger adapts the zerolog logger for ReverseProxy.ErrorLog (body
+// copy errors), at warn level.
+func newStdLogger(l zerolog.Logger) *log.Logger {
+	return log.New(stdWriter{l}, "", 0)
+}
+
+type stdWriter struct{ l zerolog.Logger }
+
+func (w stdWriter) Write(b []byte) (int, error) {
+	w.l.Warn().Msg(string(trimNewline(b)))
+	return len(b), nil
+}
+
+func trimNewline(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		return b[:n-1]
+	}
+	return b
 }

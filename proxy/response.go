@@ -2,21 +2,10 @@ package proxy
 
 import (
 	"errors"
-	"log"
 	"net/http"
-	"time"
-
-	"github.com/rs/zerolog"
 
 	"github.com/s3xproxy/s3xproxy/proxy/s3err"
 	"github.com/s3xproxy/s3xproxy/session"
-)
-
-// Upstream request ids are kept, renamed, so the proxy's own
-// x-amz-request-id stays the one id of the response.
-const (
-	HeaderUpstreamRequestID = "X-S3xproxy-Upstream-Request-Id"
-	HeaderUpstreamID2       = "X-S3xproxy-Upstream-Id-2"
 )
 
 // statusClientClosed is recorded (never sent) for a client that went away.
@@ -147,70 +136,44 @@ func causeString(e *s3err.Error) string {
 	return e.Err.Error()
 }
 
-// finish completes the record, writes the access-log line and hands the
-// record to the Observer.
-func (p *Proxy) finish(x *exchange) {
-	rec := &x.rec
-	rec.Status = x.w.status
-	if x.closed {
-		rec.Status, rec.ErrorCode = statusClientClosed, "ClientClosedRequest"
-	}
-	rec.BytesIn = x.call.bytesIn.Load()
-	rec.BytesOut = x.w.bytes
-	rec.Total = p.now().Sub(x.start)
-	rec.Upstream = x.call.upstream
-	rec.Session = x.call.session
-	rec.Retried = x.call.retried
-	if p.opts.AccessLog {
-		logRecord(p.log, rec)
-	}
-	if p.opts.Observer != nil {
-		p.opts.Observer.ObserveRequest(rec)
+// errNoResponse stands in for a stage that returned without writing
+// anything, which net/http would otherwise turn into an implicit 200.
+var errNoResponse = s3err.Wrap(errors.New("proxy: handler returned without a response"),
+	s3err.ErrInternal.Status, s3err.ErrInternal.Code, s3err.ErrInternal.Message)
+
+// answered makes sure the client never reads a success the pipeline did
+// not produce: err (from a Handler) is rendered if nothing was written, a
+// stage that wrote nothing gets 500 InternalError instead of net/http's
+// implicit 200, and an error after the response started cuts the
+// connection (http.ErrAbortHandler), so the client sees a truncated
+// response rather than a complete-looking one.
+func (p *Proxy) answered(x *exchange, r *http.Request, err error) {
+	switch {
+	case !x.w.wrote() && err == nil:
+		p.fail(x, r, errNoResponse)
+	case !x.w.wrote() && r.Context().Err() != nil && errors.Is(err, r.Context().Err()):
+		// A handler's upstream call cancelled by the client leaving.
+		x.closed = true
+		p.fail(x, r, s3err.Wrap(err, errClientClosed.Status, errClientClosed.Code, errClientClosed.Message))
+	case !x.w.wrote():
+		p.fail(x, r, err)
+	case err != nil:
+		x.rec.ErrorCode = s3err.From(err).Code
+		panic(http.ErrAbortHandler)
 	}
 }
 
-// logRecord writes one access-log line. Only these fields are logged:
-// never headers, query strings, signatures, keys or tokens.
-func logRecord(l zerolog.Logger, rec *Record) {
-	ev := l.Info()
-	if rec.Status >= 500 && rec.Status != statusClientClosed {
-		ev = l.Warn()
+// fail answers err as S3 XML and records it.
+func (p *Proxy) fail(x *exchange, r *http.Request, err error) {
+	e := s3err.From(err)
+	if e.Resource == "" && r.URL != nil {
+		c := *e
+		c.Resource = r.URL.Path
+		e = &c
 	}
-	ev.Str("request_id", rec.RequestID).
-		Str("identity", rec.Identity).
-		Str("auth", rec.AuthType).
-		Str("bucket", rec.Bucket).
-		Str("operation", rec.Operation).
-		Int("status", rec.Status).
-		Str("error_code", rec.ErrorCode).
-		Int64("bytes_in", rec.BytesIn).
-		Int64("bytes_out", rec.BytesOut).
-		Float64("total_ms", ms(rec.Total)).
-		Float64("upstream_ms", ms(rec.Upstream)).
-		Str("session", string(rec.Session)).
-		Bool("retried", rec.Retried).
-		Msg("access")
-}
-
-// ms is d in milliseconds, to the microsecond.
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// newStdLogger adapts the zerolog logger for ReverseProxy.ErrorLog (body
-// copy errors), at warn level.
-func newStdLogger(l zerolog.Logger) *log.Logger {
-	return log.New(stdWriter{l}, "", 0)
-}
-
-type stdWriter struct{ l zerolog.Logger }
-
-func (w stdWriter) Write(b []byte) (int, error) {
-	w.l.Warn().Msg(string(trimNewline(b)))
-	return len(b), nil
-}
-
-func trimNewline(b []byte) []byte {
-	if n := len(b); n > 0 && b[n-1] == '\n' {
-		return b[:n-1]
+	s3err.Write(&x.w, r, e, x.rec.RequestID)
+	x.rec.ErrorCode = e.Code
+	if e.Status >= 500 && e.Code == s3err.ErrInternal.Code {
+		p.log.Error().Str("request_id", x.rec.RequestID).Str("error", causeString(e)).Msg("internal error")
 	}
-	return b
 }

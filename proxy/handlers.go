@@ -9,96 +9,22 @@ import (
 	"github.com/s3xproxy/s3xproxy/proxy/localsession"
 	"github.com/s3xproxy/s3xproxy/proxy/route"
 	"github.com/s3xproxy/s3xproxy/session"
-	"github.com/s3xproxy/s3xproxy/signing"
 )
 
 // This file wires the legacy-compatibility layer (proxy/compat) and the
 // proxy's own S3 Express sessions (proxy/localsession) into the pipeline's
 // seams: default shims run before the caller's Options.Shims, default
 // handlers fill the operations the caller's Options.Handlers leaves empty
-// (local sessions: localsessions.go).
+// (local sessions: createSession).
 
 // defaultShims are the request shims every forwarded request passes,
 // ahead of Options.Shims.
 func (p *Proxy) defaultShims() []RequestShim {
-	shims := []RequestShim{shimACL, shimStorageClass, shimContentMD5, shimDeleteObjects}
+	shims := []RequestShim{shimACL, shimStorageClass, shimContentMD5}
 	if !p.opts.PassthroughETags {
 		shims = append(shims, shimUnmarkETags, p.shimCompleteMD5ETags)
 	}
 	return shims
-}
-
-// hashPayloadMD5 arranges, under the ETag contract, for the decoded payload
-// of a PutObject or UploadPart to be hashed with MD5 as it streams
-// upstream (a passthrough reader below any aws-chunked re-encoding, see
-// signing.Result.WrapPayload), for modifyResponse to answer as the ETag.
-// It runs after verifyContentMD5, so the hasher sees EOF only once the
-// Content-MD5 check has passed; a payload with a Content-MD5 is not hashed
-// again (compat.KnownPayloadMD5).
-func (p *Proxy) hashPayloadMD5(x *exchange, res *signing.Result) error {
-	if p.opts.PassthroughETags || res == nil {
-		return nil
-	}
-	if op := x.req.Op.Name; op != "PutObject" && op != "UploadPart" {
-		return nil
-	}
-	if x.req.In.Header.Get("X-Amz-Write-Offset-Bytes") != "" {
-		// An append: S3's ETag is that of the whole object, not of this
-		// payload, so it is marked like any other (markETags).
-		return nil
-	}
-	if m, ok := compat.KnownPayloadMD5(x.req.In.Header.Get(compat.HeaderContentMD5)); ok {
-		// verifyContentMD5 already hashes the payload with MD5: a 2xx
-		// answer proves the client's digest, so it is not computed twice.
-		x.etag = m
-		return nil
-	}
-	if !p.opts.AlwaysMD5ETags {
-		return nil // S3's ETag, marked (markETags)
-	}
-	m := compat.NewPayloadMD5(payloadLength(res))
-	if err := res.WrapPayload(m.Wrap); err != nil {
-		return err
-	}
-	x.etag = m
-	return nil
-}
-
-// payloadLength is the length of res's decoded payload, -1 if unknown.
-func payloadLength(res *signing.Result) int64 {
-	switch {
-	case res.Body == nil:
-		return 0
-	case res.DecodedContentLength >= 0:
-		return res.DecodedContentLength
-	case isStreaming(res.UpstreamContentSHA256):
-		return -1
-	}
-	return res.ContentLength
-}
-
-// shimCompleteMD5ETags translates, under the ETag contract, the MD5 part
-// ETags of a CompleteMultipartUpload body back to the upload's real ones
-// (compat.CompleteMultipartETags: one ListParts call per 1000 parts,
-// session-signed like the request). An aws-chunked body is forwarded
-// unchanged: no client sends one for this call.
-func (p *Proxy) shimCompleteMD5ETags(req *Request) error {
-	if req.Op.Name != "CompleteMultipartUpload" || isStreaming(req.ContentSHA256) {
-		return nil
-	}
-	body, n, err := compat.CompleteMultipartETags(req.In.Context(), p.upstreamFor(req), compat.CompleteInput{
-		Bucket:        req.Target.Bucket,
-		Key:           req.Key,
-		UploadID:      req.Query.Get("uploadId"),
-		Header:        req.Header,
-		Body:          req.Body,
-		ContentLength: req.ContentLength,
-	})
-	if err != nil {
-		return err
-	}
-	req.Body, req.ContentLength = body, n
-	return nil
 }
 
 // shimStorageClass drops x-amz-storage-class: STANDARD (the legacy way to
@@ -111,42 +37,6 @@ func shimStorageClass(req *Request) error {
 // shimACL drops x-amz-acl: private / bucket-owner-full-control and refuses
 // other ACLs and grants with 501 (directory buckets support no ACLs).
 func shimACL(req *Request) error { return compat.ACL(req.Header) }
-
-// verifyContentMD5 has the payload of res checked against the inbound
-// Content-MD5 as it streams (compat.VerifyContentMD5): below any aws-chunked
-// re-encoding, so an aws-chunked upload is checked against the object bytes,
-// not its wire form. It runs before outbound takes res.Body. DeleteObjects
-// is left to shimDeleteObjects, which buffers and checks its small body.
-func verifyContentMD5(x *exchange, r *http.Request, res *signing.Result) error {
-	if x.req.Op.Name == "DeleteObjects" {
-		return nil
-	}
-	return compat.VerifyContentMD5(r.Header, res)
-}
-
-// shimContentMD5 drops Content-MD5, which directory buckets answer 501 to,
-// once verifyContentMD5 has arranged its check. DeleteObjects keeps it for
-// shimDeleteObjects.
-func shimContentMD5(req *Request) error {
-	if req.Op.Name != "DeleteObjects" {
-		req.Header.Del(compat.HeaderContentMD5)
-	}
-	return nil
-}
-
-// shimDeleteObjects replaces DeleteObjects' Content-MD5 with
-// x-amz-checksum-crc32 (bounded body buffer, see compat.DeleteObjectsChecksum).
-func shimDeleteObjects(req *Request) error {
-	if req.Op.Name != "DeleteObjects" {
-		return nil
-	}
-	body, n, err := compat.DeleteObjectsChecksum(req.Header, req.Body, req.ContentLength, 0)
-	if err != nil {
-		return err
-	}
-	req.Body, req.ContentLength = body, n
-	return nil
-}
 
 // defaultHandlers answers the operations directory buckets refuse or that
 // the proxy serves itself.
@@ -233,11 +123,31 @@ func newUpstreamRequest(ctx context.Context, method, path, rawQuery string, h ht
 	}).WithContext(ctx)
 }
 
-// sessionMode is the session mode for an identity with access a, under
-// Options.SessionMode.
-func (p *Proxy) sessionMode(a Access) session.Mode {
-	if a == AccessRead && p.opts.SessionMode == SessionModeAuto {
-		return session.ReadOnly
+// newIssuer returns the local session issuer over ids, the local
+// credentials (never the sessions themselves: a session is not an identity
+// a session can be issued to).
+func newIssuer(opts *Options, ids *keyring) (*localsession.Issuer, error) {
+	return localsession.New(localsession.Options{
+		Keys:       opts.LocalSessionKeys,
+		TTL:        opts.LocalSessionTTL,
+		Identities: ids,
+	})
+}
+
+// createSession answers CreateSession (the default handler): a session
+// for the credential that signed the request, on the routed bucket. An
+// anonymous caller has no credential and gets 403 AccessDenied, whatever
+// access key ids are configured: the caller is recognised by its type, not
+// by a name.
+func (p *Proxy) createSession(w http.ResponseWriter, req *Request, issuer *localsession.Issuer) error {
+	in := localsession.Request{
+		Bucket:   req.Target.Bucket,
+		CanWrite: req.Access == AccessReadWrite,
+		Now:      p.now(),
 	}
-	return session.ReadWrite
+	if c := req.Credential; c != nil {
+		in.AccessKeyID = c.AccessKeyID
+		in.FromSession = c.session != nil
+	}
+	return issuer.ServeCreateSession(w, req.In, in)
 }
