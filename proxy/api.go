@@ -54,14 +54,19 @@ type Alias struct {
 
 // Options configures a Proxy. Zero values mean the documented defaults.
 type Options struct {
-	// VirtualHostDomains enables <bucket>.<domain> addressing.
+	// VirtualHostDomains enables <bucket>.<domain> addressing. Default:
+	// none, path-style addressing only.
 	VirtualHostDomains []string
 
 	// Region is the default upstream region (required).
 	Region string
-	// Zones maps zone ids to regions ahead of the prefix rule.
-	Zones     map[string]string
-	FIPS      bool
+	// Zones maps zone ids to regions ahead of the prefix rule. Default:
+	// none, the prefix rule alone (route.Options.Zones).
+	Zones map[string]string
+	// FIPS selects the FIPS Zonal and control endpoints. Default false.
+	FIPS bool
+	// Dualstack selects the dual-stack (IPv4 and IPv6) endpoints. Default
+	// false.
 	Dualstack bool
 	// Scheme is "https" (default) or "http".
 	Scheme string
@@ -75,12 +80,19 @@ type Options struct {
 	// UpstreamCredentials are the IAM credentials (required).
 	UpstreamCredentials aws.CredentialsProvider
 
-	// DenyUnlisted: only aliases and Allow buckets may be reached.
+	// DenyUnlisted: only aliases and Allow buckets may be reached. Default
+	// false: any directory bucket name may be.
 	DenyUnlisted bool
-	Allow        []string
-	Aliases      []Alias
+	// Allow lists the bucket names reachable under DenyUnlisted besides the
+	// aliases. Default: none.
+	Allow []string
+	// Aliases are bucket names that stand for a real bucket, resolved
+	// before anything else. Default: none.
+	Aliases []Alias
 
 	// Sessions configures the upstream session cache (Now and Observer too).
+	// Default: the zero session.Options, whose defaults are documented
+	// there.
 	Sessions session.Options
 	// SessionMode: "auto" (default: ReadOnly sessions for identities that
 	// may only read the bucket, ReadWrite for the rest), "readwrite", or
@@ -108,8 +120,13 @@ type Options struct {
 	Anonymous Access
 	// MaxClockSkew default 15m.
 	MaxClockSkew time.Duration
-	SigV2        bool
-	Credentials  []Credential
+	// SigV2 accepts SigV2 header and query auth from clients, within what
+	// a SigV2 signature covers (docs/proxy.md). Default false.
+	SigV2 bool
+	// Credentials are the local identities clients sign with. Default:
+	// none, so only anonymous requests (Anonymous), KeyLookups and local
+	// sessions authenticate.
+	Credentials []Credential
 	// LocalSessionTTL is the lifetime of proxy-issued S3 Express sessions. Default 5m.
 	LocalSessionTTL time.Duration
 	// LocalSessionKeys seal proxy-issued sessions: the first seals, all
@@ -132,11 +149,13 @@ type Options struct {
 	// Credentials (the proxy's own local sessions come after them). A
 	// returned Key's Principal must be a *Credential (its Buckets and
 	// Access apply); local sessions may be issued to these keys too.
+	// Default: none.
 	KeyLookups []signing.KeyLookup
 	// Shims run, in order, on every authorized request that is forwarded,
 	// before it is signed, after the built-in compatibility shims (ACL,
 	// storage class, Content-MD5, DeleteObjects checksum and, with
 	// the ETag contract, the CompleteMultipartUpload ETag translation).
+	// Default: none.
 	Shims []RequestShim
 	// PassthroughETags turns the ETag contract off, so S3's ETags reach
 	// clients unchanged. The contract (docs/compat.md, "ETags"; on by
