@@ -85,7 +85,7 @@ func (p *Proxy) admit(x *exchange, r *http.Request, query url.Values) (*signing.
 	if err != nil {
 		return nil, err
 	}
-	x.req.Op = Classify(r.Method, x.req.Bucket, x.req.Key, query, r.Header)
+	x.req.Op = Classify(ClassifyInput{Method: r.Method, Bucket: x.req.Bucket, Key: x.req.Key, Query: query, Header: r.Header})
 	x.rec.Operation = x.req.Op.Name
 	if err := checkSigV2Scope(res.Type, x.req.Op, query); err != nil {
 		return nil, err

@@ -46,7 +46,7 @@ func TestCheckSigV2Scope(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			o := Classify(tt.method, tt.bucket, tt.key, q, http.Header{})
+			o := Classify(ClassifyInput{Method: tt.method, Bucket: tt.bucket, Key: tt.key, Query: q, Header: http.Header{}})
 			err = checkSigV2Scope(tt.auth, o, q)
 			if !tt.refused {
 				if err != nil {

@@ -102,25 +102,22 @@ type requestUpstream struct {
 	mode   session.Mode
 }
 
-func (u *requestUpstream) Bucket(ctx context.Context, _ string, method, key, rawQuery string, h http.Header) (*http.Response, error) {
-	return u.p.Upstream(ctx, u.target, newUpstreamRequest(ctx, method, "/"+key, rawQuery, h), SignSession, u.mode)
+// Bucket ignores in.Bucket: the request was routed to u.target already.
+func (u *requestUpstream) Bucket(ctx context.Context, in compat.BucketRequest) (*http.Response, error) {
+	req := newUpstreamRequest(ctx, in.Method, &url.URL{Path: "/" + in.Key, RawQuery: in.RawQuery}, in.Header)
+	return u.p.Upstream(ctx, req, UpstreamTarget{Target: u.target, Auth: SignSession, Mode: u.mode})
 }
 
-func (u *requestUpstream) Control(ctx context.Context, region, method, path, rawQuery string) (*http.Response, error) {
-	t := u.p.router.Control(region)
-	return u.p.Upstream(ctx, t, newUpstreamRequest(ctx, method, path, rawQuery, nil), SignIAM, session.ReadWrite)
+func (u *requestUpstream) Control(ctx context.Context, in compat.ControlRequest) (*http.Response, error) {
+	req := newUpstreamRequest(ctx, in.Method, &url.URL{Path: in.Path, RawQuery: in.RawQuery}, nil)
+	return u.p.Upstream(ctx, req, UpstreamTarget{Target: u.p.router.Control(in.Region), Auth: SignIAM, Mode: session.ReadWrite})
 }
 
-func newUpstreamRequest(ctx context.Context, method, path, rawQuery string, h http.Header) *http.Request {
+func newUpstreamRequest(ctx context.Context, method string, u *url.URL, h http.Header) *http.Request {
 	if h == nil {
 		h = make(http.Header)
 	}
-	return (&http.Request{
-		Method: method,
-		URL:    &url.URL{Path: path, RawQuery: rawQuery},
-		Header: h,
-		Host:   "",
-	}).WithContext(ctx)
+	return (&http.Request{Method: method, URL: u, Header: h}).WithContext(ctx)
 }
 
 // newIssuer returns the local session issuer over ids, the local

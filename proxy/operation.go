@@ -107,17 +107,27 @@ rows:
 	return Operation{}, false
 }
 
+// ClassifyInput is what Classify reads of a request.
+type ClassifyInput struct {
+	Method string
+	// Bucket and Key are as addressed: Bucket "" for the service, Key ""
+	// for a bucket-level request.
+	Bucket, Key string
+	Query       url.Values
+	Header      http.Header
+}
+
 // Classify names the S3 operation of a request from its method, whether it
 // addresses a bucket and a key, its query and its headers. It never fails:
 // unrecognised requests are "Unknown", and GET/HEAD count as reads.
-func Classify(method, bucket, key string, q url.Values, h http.Header) Operation {
+func Classify(in ClassifyInput) Operation {
 	switch {
-	case bucket == "":
-		return classifyService(method)
-	case key == "":
-		return classifyBucket(method, q)
+	case in.Bucket == "":
+		return classifyService(in.Method)
+	case in.Key == "":
+		return classifyBucket(in.Method, in.Query)
 	default:
-		return classifyObject(method, q, h)
+		return classifyObject(in.Method, in.Query, in.Header)
 	}
 }
 

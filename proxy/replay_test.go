@@ -110,7 +110,7 @@ func TestHandlersAndShims(t *testing.T) {
 		}}
 		o.Handlers = map[string]Handler{"ListObjects": func(w http.ResponseWriter, r *Request) error {
 			req, _ := http.NewRequestWithContext(r.In.Context(), "GET", "http://ignored/from-handler?list-type=2", nil)
-			resp, err := p.Upstream(r.In.Context(), r.Target, req, SignSession, "ReadWrite")
+			resp, err := p.Upstream(r.In.Context(), req, UpstreamTarget{Target: r.Target, Auth: SignSession, Mode: "ReadWrite"})
 			if err != nil {
 				return err
 			}

@@ -223,9 +223,20 @@ func xmlCode(b []byte) string {
 	return string(bytes.TrimSpace(rest[:j]))
 }
 
-// Upstream sends req, built by a Handler or shim, to target (a Target from
-// Router().Resolve, or Router().Control(region) for the control endpoint),
-// signed with auth and, for session auth, a session of mode. It goes
+// UpstreamTarget is where and how Proxy.Upstream sends a request.
+type UpstreamTarget struct {
+	// Target is a Target from Router().Resolve, or Router().Control(region)
+	// for the control endpoint.
+	Target route.Target
+	// Auth signs the request; SignIAM whatever its value for the control
+	// endpoint or under SessionModeIAM.
+	Auth UpstreamAuth
+	// Mode is the session mode for SignSession.
+	Mode session.Mode
+}
+
+// Upstream sends req, built by a Handler or shim, to to.Target, signed
+// with to.Auth and, for session auth, a session of to.Mode. It goes
 // through the same signing transport as forwarded requests, so it is signed
 // last and retried once under the same rules. req.URL.Path is the decoded
 // path on that host ("/<key>" on a Zonal host, "/<bucket>..." on the
@@ -234,8 +245,9 @@ func xmlCode(b []byte) string {
 // req is modified. The caller closes the response body. Called with the
 // context of Request.In, the call's latency, session status and retry go
 // into that request's access-log record.
-func (p *Proxy) Upstream(ctx context.Context, target route.Target, req *http.Request, auth UpstreamAuth, mode session.Mode) (*http.Response, error) {
-	c := &call{target: target, auth: auth, mode: mode}
+func (p *Proxy) Upstream(ctx context.Context, req *http.Request, to UpstreamTarget) (*http.Response, error) {
+	target := to.Target
+	c := &call{target: target, auth: to.Auth, mode: to.Mode}
 	if x := exchangeFrom(ctx); x != nil {
 		c.client = x.call.client
 	}

@@ -189,7 +189,7 @@ func (p *listParams) query(c cursor) (string, int) {
 func (p *listParams) fetch(ctx context.Context, up Upstream, c cursor) (*http.Response, cursor, error) {
 	q, size := p.query(c)
 	c.PageSize = size
-	resp, err := up.Bucket(ctx, p.bucket, http.MethodGet, "", q, p.header.Clone())
+	resp, err := up.Bucket(ctx, BucketRequest{Bucket: p.bucket, Method: http.MethodGet, RawQuery: q, Header: p.header.Clone()})
 	if err != nil {
 		return nil, c, fmt.Errorf("compat: list %s: %w", p.bucket, err)
 	}
