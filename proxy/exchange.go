@@ -58,9 +58,13 @@ type call struct {
 	session   session.Status
 	retried   bool
 	errorCode string // S3 error code of the last upstream answer, if peeked
-	upstream  time.Duration
-	bytesIn   atomic.Int64
-	bodyErr   atomic.Pointer[error] // first error reading the inbound body
+	// signErr is the signing step's failure (credentials, session cache,
+	// CreateSession), the proxy's own refusal; classify maps it with
+	// s3err.From rather than as a transport failure.
+	signErr  error
+	upstream time.Duration
+	bytesIn  atomic.Int64
+	bodyErr  atomic.Pointer[error] // first error reading the inbound body
 }
 
 func (c *call) setBodyErr(err error) { c.bodyErr.CompareAndSwap(nil, &err) }

@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/s3xproxy/s3xproxy/proxy/s3err"
-	"github.com/s3xproxy/s3xproxy/session"
 )
 
 // statusClientClosed is recorded (never sent) for a client that went away.
@@ -37,10 +36,8 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	return nil
 }
 
-// errorHandler is the one ReverseProxy ErrorHandler. It answers S3 XML:
-// the proxy's own refusals as classified (SlowDown, AccessDenied from
-// CreateSession, a failed payload check), anything else that kept the
-// upstream from answering as 503 ServiceUnavailable.
+// errorHandler is the one ReverseProxy ErrorHandler. It answers S3 XML,
+// the error as classify maps it.
 //
 // A 2xx reaches a client only when the upstream answered 2xx, so this hook
 // never returns without a response: net/http would turn that into an
@@ -57,28 +54,14 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		s3err.Write(w, r, err, "")
 		return
 	}
-	// Before the client-gone case below: the idle deadline cancels the
-	// request context too.
-	if x.idle.timedOut() {
-		x.rec.ErrorCode = errRequestTimeout.Code
-		if x.w.wrote() {
-			panic(http.ErrAbortHandler)
-		}
-		p.fail(x, x.req.In, errRequestTimeout)
-		return
-	}
-	e := p.classify(x, err)
+	e, closed := p.classify(x, r, err)
 	if x.w.wrote() {
 		x.rec.ErrorCode = e.Code
 		panic(http.ErrAbortHandler)
 	}
 	switch {
-	case r.Context().Err() != nil && x.call.bodyError() == nil:
-		// The upstream call was cancelled with the whole body read (or none
-		// needed): it may or may not have taken effect, so the answer is a
-		// retryable 5xx, never a success.
+	case closed:
 		x.closed = true
-		e = s3err.Wrap(err, errClientClosed.Status, errClientClosed.Code, errClientClosed.Message)
 		p.log.Debug().Str("request_id", x.rec.RequestID).Msg("client went away")
 	case e.Code == s3err.ErrUnavailable.Code:
 		p.log.Warn().Str("request_id", x.rec.RequestID).Str("bucket", x.rec.Bucket).
@@ -93,34 +76,56 @@ var errClientClosed = s3err.New(http.StatusServiceUnavailable, "ServiceUnavailab
 	"The request was cancelled because the client closed its connection before the upstream answered; "+
 		"it may or may not have taken effect. Please try again.")
 
-// classify maps a transport error to the S3 error the client sees; a
-// request whose signature is still pending learns no more than whether
-// the failure is worth retrying (unverifiedError).
-func (p *Proxy) classify(x *exchange, err error) *s3err.Error {
-	e := p.classifyTransport(x, err)
+// classify is the one place a failed upstream call of a forwarded request
+// becomes the S3 error its client sees (s3err.From holds the table of
+// sentinels it uses). In order:
+//
+//   - the body idle timeout, which cancels the request context too: 400
+//     RequestTimeout;
+//   - an *s3err.Error is answered as it is; the signing step's own
+//     refusals (SlowDown, CreateSession's answer) as s3err.From maps them;
+//   - the inbound body's failure (a mismatch, a short body) as s3err.From
+//     maps it, IncompleteBody for one it does not know;
+//   - anything else kept the upstream from answering: 503
+//     ServiceUnavailable;
+//   - a request whose signature is still pending learns no more than
+//     whether the failure is worth retrying (unverifiedError);
+//   - unless the response has started, a client that went away with its
+//     whole body read (or none needed) gets a retryable 503 instead, never
+//     a success, since the call may or may not have taken effect; closed
+//     is true.
+func (p *Proxy) classify(x *exchange, r *http.Request, err error) (e *s3err.Error, closed bool) {
+	if x.idle.timedOut() {
+		return errRequestTimeout, false
+	}
+	e = classifyCall(&x.call, err)
 	if x.pending.SignaturePending() {
 		if berr := x.call.bodyError(); berr == nil || errors.Is(berr, errDetached) {
-			return unverifiedError(e)
+			e = unverifiedError(e)
 		}
 	}
-	return e
+	if !x.w.wrote() && r.Context().Err() != nil && x.call.bodyError() == nil {
+		return s3err.Wrap(err, errClientClosed.Status, errClientClosed.Code, errClientClosed.Message), true
+	}
+	return e, false
 }
 
-// classifyTransport is classify for a verified request.
-func (p *Proxy) classifyTransport(x *exchange, err error) *s3err.Error {
+// classifyCall is classify for a verified request whose client is still
+// there.
+func classifyCall(c *call, err error) *s3err.Error {
 	var e *s3err.Error
 	if errors.As(err, &e) {
 		return e
 	}
-	if berr := x.call.bodyError(); berr != nil && !errors.Is(berr, errDetached) {
+	if c.signErr != nil && errors.Is(err, c.signErr) {
+		return s3err.From(err)
+	}
+	if berr := c.bodyError(); berr != nil && !errors.Is(berr, errDetached) {
 		e = s3err.From(berr)
 		if e.Code == s3err.ErrInternal.Code {
 			e = s3err.Wrap(berr, 400, "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header.")
 		}
 		return e
-	}
-	if errors.Is(err, session.ErrThrottled) {
-		return s3err.From(err)
 	}
 	u := s3err.ErrUnavailable
 	return s3err.Wrap(err, u.Status, u.Code, u.Message)

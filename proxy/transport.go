@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/s3xproxy/s3xproxy/proxy/route"
-	"github.com/s3xproxy/s3xproxy/proxy/s3err"
 	"github.com/s3xproxy/s3xproxy/session"
 	"github.com/s3xproxy/s3xproxy/signing"
 )
@@ -101,8 +100,9 @@ type usedSession struct {
 // S3 error code of an error response is peeked (see peekErrorCode).
 func (t *signingTransport) attempt(req *http.Request, c *call) (*http.Response, usedSession, error) {
 	used, err := t.sign(req, c)
-	if err != nil { // SlowDown, CreateSession refusals, ... as the client must see them
-		return nil, used, s3err.From(err)
+	if err != nil { // SlowDown, CreateSession refusals, ...: classify maps them
+		c.signErr = err
+		return nil, used, err
 	}
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
