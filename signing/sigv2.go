@@ -213,7 +213,7 @@ func (v *Verifier) finishV2(in v2Request, now time.Time) (*Result, error) {
 	} else if !validPayloadHash(payload) {
 		return nil, fmt.Errorf("%w: x-amz-content-sha256 %q", ErrMalformedAuth, payload)
 	}
-	return v.result(r, in.typ, akid, key, payload, nil)
+	return v.result(r, signer{typ: in.typ, akid: akid, key: key}, payload, nil)
 }
 
 // stringToSignV2 builds the SigV2 string to sign. in.rawPath is used as
