@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/rs/zerolog"
 
+	"github.com/s3xproxy/s3xproxy/proxy/localsession"
 	"github.com/s3xproxy/s3xproxy/proxy/route"
 	"github.com/s3xproxy/s3xproxy/session"
 	"github.com/s3xproxy/s3xproxy/signing"
@@ -58,21 +59,10 @@ func New(opts Options) (*Proxy, error) {
 		p.creds = aws.NewCredentialsCache(p.creds)
 	}
 	p.signer = signing.NewSigner()
-	ids, err := newKeyring(opts.Credentials, opts.KeyLookups)
+	issuer, err := p.newVerifier(&opts)
 	if err != nil {
 		return nil, err
 	}
-	issuer, err := newIssuer(&opts, ids)
-	if err != nil {
-		return nil, fmt.Errorf("proxy: local sessions: %w", err)
-	}
-	keys := ids.withSessions(issuer)
-	p.keys = keys
-	p.verifier = signing.NewVerifier(keys, func(v *signing.VerifierOptions) {
-		v.MaxSkew = opts.MaxClockSkew
-		v.SigV2 = opts.SigV2
-		v.VirtualHostBucket = p.sigV2Bucket
-	})
 	creator := &session.HTTPCreator{
 		Resolve:     p.sessionEndpoint,
 		Credentials: p.creds,
@@ -87,15 +77,7 @@ func New(opts Options) (*Proxy, error) {
 	p.cache = session.New(creator, sopts)
 	p.transport = &signingTransport{p: p, base: opts.Transport}
 	p.opts.Shims = append(p.defaultShims(), opts.Shims...)
-	handlers := p.defaultHandlers(issuer)
-	for name, h := range opts.Handlers {
-		if h == nil { // a nil handler removes the default: the operation gets 501
-			delete(handlers, name)
-			continue
-		}
-		handlers[name] = h
-	}
-	p.opts.Handlers = handlers
+	p.opts.Handlers = p.handlers(opts.Handlers, issuer)
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      p.transport,
@@ -105,6 +87,40 @@ func New(opts Options) (*Proxy, error) {
 		BufferPool:     copyBuffers,
 	}
 	return p, nil
+}
+
+// newVerifier builds the keyring (opts.Credentials, opts.KeyLookups, then
+// the local sessions of the issuer it returns) and the inbound verifier.
+func (p *Proxy) newVerifier(opts *Options) (*localsession.Issuer, error) {
+	ids, err := newKeyring(opts.Credentials, opts.KeyLookups)
+	if err != nil {
+		return nil, err
+	}
+	issuer, err := newIssuer(opts, ids)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: local sessions: %w", err)
+	}
+	p.keys = ids.withSessions(issuer)
+	p.verifier = signing.NewVerifier(p.keys, func(v *signing.VerifierOptions) {
+		v.MaxSkew = opts.MaxClockSkew
+		v.SigV2 = opts.SigV2
+		v.VirtualHostBucket = p.sigV2Bucket
+	})
+	return issuer, nil
+}
+
+// handlers is the default handlers overridden by opts: a nil handler
+// removes the default, so the operation gets 501.
+func (p *Proxy) handlers(opts map[string]Handler, issuer *localsession.Issuer) map[string]Handler {
+	handlers := p.defaultHandlers(issuer)
+	for name, h := range opts {
+		if h == nil {
+			delete(handlers, name)
+			continue
+		}
+		handlers[name] = h
+	}
+	return handlers
 }
 
 func applyDefaults(o *Options) error {
