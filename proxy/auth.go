@@ -201,11 +201,11 @@ func bucketAllowed(globs []string, name, real string) bool {
 	return false
 }
 
-// Local sessions: the proxy's own S3 Express sessions (proxy/localsession)
-// into the pipeline: the Issuer answers CreateSession and is the keyring's
-// token lookup; a request signed with a session acts as the issuing
-// credential, as it is configured now, narrowed to the session's bucket and
-// mode.
+// Local sessions bring the proxy's own S3 Express sessions
+// (proxy/localsession) into the pipeline: the Issuer answers CreateSession
+// and is the keyring's token lookup; a request signed with a session acts
+// as the issuing credential, as it is configured now, narrowed to the
+// session's bucket and mode.
 //
 // sessionCredential is the credential a request signed with s acts as: a
 // copy of the issuing credential (looked up in the current configuration
