@@ -56,10 +56,12 @@ func (p *Proxy) outbound(x *exchange, r *http.Request, query url.Values, res *si
 		x.req.ContentLength = 0
 	}
 	res.SetUpstreamHeaders(h)
-	// The header itself is set last, in rewrite, from the field a shim may
-	// change.
-	x.req.ContentSHA256 = h.Get(signing.HeaderContentSHA256)
-	delete(h, signing.HeaderContentSHA256)
+	// The header itself is set last, in rewrite, from this field a shim
+	// may change.
+	x.req.ContentSHA256 = res.UpstreamContentSHA256
+	if x.req.ContentSHA256 == "" {
+		x.req.ContentSHA256 = signing.UnsignedPayload
+	}
 }
 
 // droppedHeaders is forwardingHeaders and inboundAuthHeaders as a set.

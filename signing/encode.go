@@ -223,10 +223,11 @@ func EncodeQuery(q url.Values) string {
 	params := make([]queryParam, 0, len(q))
 	size := 0
 	for k, vs := range q {
-		ek := string(appendEncoded(nil, k, false))
+		ek := encodeComponent(k)
 		for _, v := range vs {
-			params = append(params, queryParam{ek, string(appendEncoded(nil, v, false))})
-			size += len(ek) + len(v)*3 + 2
+			ev := encodeComponent(v)
+			params = append(params, queryParam{ek, ev})
+			size += len(ek) + len(ev) + 2
 		}
 	}
 	sortParams(params)
@@ -242,6 +243,17 @@ func EncodeQuery(q url.Values) string {
 		}
 	}
 	return string(b)
+}
+
+// encodeComponent returns s encoded as a query name or value, s itself
+// when nothing needs encoding.
+func encodeComponent(s string) string {
+	for i := 0; i < len(s); i++ {
+		if !unreserved(s[i]) {
+			return string(appendEncoded(make([]byte, 0, len(s)+8), s, false))
+		}
+	}
+	return s
 }
 
 // SplitRequestURI returns the raw (still encoded) path and query of r's

@@ -78,7 +78,7 @@ func (s *Signer) SignSession(req *http.Request, creds aws.Credentials, region st
 	h[HeaderS3SessionToken] = vals.one(creds.SessionToken)
 	// The token is a signed header, not the SDK's X-Amz-Security-Token.
 	creds.SessionToken = ""
-	return s.sign(req, signInput{creds: creds, service: ServiceS3Express, region: region, now: now, vals: &vals})
+	return s.sign(req, signInput{creds: creds, service: ServiceS3Express, region: region, now: now}, &vals)
 }
 
 // SignIAM signs req with IAM credentials for service (s3express or s3) at time
@@ -93,7 +93,7 @@ func (s *Signer) SignIAM(req *http.Request, creds aws.Credentials, service, regi
 	} else {
 		delete(h, HeaderSecurityToken)
 	}
-	return s.sign(req, signInput{creds: creds, service: service, region: region, now: now, vals: &vals})
+	return s.sign(req, signInput{creds: creds, service: service, region: region, now: now}, &vals)
 }
 
 // values hands out one-element header value slices from one allocation.
@@ -137,12 +137,12 @@ type signInput struct {
 	now             time.Time
 	// payload is the request's x-amz-content-sha256 (set by sign).
 	payload string
-	// vals allocates the header values sign sets.
-	vals *values
 }
 
-// sign signs req whose token headers are already in place.
-func (s *Signer) sign(req *http.Request, in signInput) error {
+// sign signs req whose token headers are already in place; vals allocates
+// the header values it sets (a separate parameter, so that escape analysis
+// keeps the caller's values on its stack).
+func (s *Signer) sign(req *http.Request, in signInput, vals *values) error {
 	creds := in.creds
 	if creds.AccessKeyID == "" || creds.SecretAccessKey == "" {
 		return errors.New("signing: credentials without access key id or secret")
@@ -162,7 +162,7 @@ func (s *Signer) sign(req *http.Request, in signInput) error {
 		}
 		return nil
 	}
-	return s.signFast(req, &in)
+	return s.signFast(req, &in, vals)
 }
 
 // ignoredHeader reports the headers the SDK never signs (lower-case name).
@@ -183,8 +183,8 @@ var (
 
 // signFast is the built-in signer: same canonical request as the SDK's
 // SignHTTP with DisableURIPathEscaping, built in pooled buffers.
-func (s *Signer) signFast(req *http.Request, in *signInput) error {
-	creds, service, region, now, payload, vals := in.creds, in.service, in.region, in.now, in.payload, in.vals
+func (s *Signer) signFast(req *http.Request, in *signInput, vals *values) error {
+	creds, service, region, now, payload := in.creds, in.service, in.region, in.now, in.payload
 	dateBuf := amzDate(now)
 	date := s.dateString(&dateBuf)
 	req.Header["X-Amz-Date"] = vals.one(date)

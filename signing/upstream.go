@@ -21,13 +21,13 @@ func IsHopHeader(k string) bool {
 }
 
 // SetUpstreamHeaders rewrites the payload headers of an outbound request h
-// to describe res.Body: x-amz-content-sha256 (UpstreamContentSHA256),
-// x-amz-decoded-content-length and x-amz-trailer (set for aws-chunked
-// bodies, removed otherwise), and the aws-chunked content-coding (removed
-// from Content-Encoding when Body is the decoded payload, kept when it is
-// aws-chunked). Content-Length itself is the caller's (res.ContentLength).
+// to describe res.Body: x-amz-decoded-content-length and x-amz-trailer (set
+// for aws-chunked bodies, removed otherwise), and the aws-chunked
+// content-coding (removed from Content-Encoding when Body is the decoded
+// payload, kept when it is aws-chunked). x-amz-content-sha256
+// (res.UpstreamContentSHA256) and Content-Length (res.ContentLength) are
+// the caller's to set: a proxy sets them last, after any edit of the body.
 func (res *Result) SetUpstreamHeaders(h http.Header) {
-	h.Set(HeaderContentSHA256, res.UpstreamContentSHA256)
 	chunked := res.UpstreamContentSHA256 == StreamingUnsignedTrailer
 	if chunked && res.DecodedContentLength >= 0 {
 		h.Set("X-Amz-Decoded-Content-Length", strconv.FormatInt(res.DecodedContentLength, 10))
