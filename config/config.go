@@ -131,6 +131,10 @@ type Buckets struct {
 	Default string   `yaml:"default"`
 	Allow   []string `yaml:"allow"`
 	Aliases []Alias  `yaml:"aliases"`
+	// DefaultZone (a zone id such as usw2-az1) makes a bucket name without
+	// the --x-s3 suffix mean <name>--<zone>--x-s3, and lets credentials
+	// with create_buckets create and delete such buckets. Default "" (off).
+	DefaultZone string `yaml:"default_zone"`
 }
 
 // Alias gives a directory bucket a legacy-friendly name.
@@ -241,6 +245,9 @@ type LocalCredential struct {
 	SecretAccessKey string   `yaml:"secret_access_key"`
 	Buckets         []string `yaml:"buckets"` // globs over alias or real names; default none
 	Access          string   `yaml:"access"`  // read | read-write (default read)
+	// CreateBuckets lets this key create and delete buckets under
+	// buckets.default_zone. Default false.
+	CreateBuckets bool `yaml:"create_buckets"`
 }
 
 // ByteSize is a size in bytes that YAML may write as 8MiB, 512KiB, 1GB or 1024.

@@ -47,6 +47,8 @@ func TestErrors(t *testing.T) {
 		{"list page cap out of range", region + "compat:\n  max_list_pages_per_request: 0\n",
 			[]string{"c.yaml:3: compat.max_list_pages_per_request: must be between 1 and 1000, got 0"}},
 		{"compat.payload_md5 unknown", region + "compat:\n  md5_etags: true\n  payload_md5: sometimes\n", []string{`c.yaml:4: compat.payload_md5: must be one of declared, always, got "sometimes"`}},
+		{"buckets.default_zone not a zone id", region + "buckets:\n  default_zone: usw2\n", []string{`c.yaml:3: buckets.default_zone: zone id must be 8, 9, 13, 14 or 20 characters of a-z, 0-9 and - (e.g. usw2-az1), got "usw2"`}},
+		{"create_buckets not a bool", region + "auth:\n  credentials:\n    - {access_key_id: K, secret_access_key: S, create_buckets: yes please}\n", []string{`c.yaml:4: auth.credentials[0].create_buckets: must be true or false, got "yes please"`}},
 		{"mapping for scalar", region + "log:\n  level: {a: b}\n", []string{"c.yaml:3: log.level: must be a single value, not a mapping"}},
 		{"scalar for list", region + "server: {virtual_host_domains: s3.local}\n", []string{"c.yaml:2: server.virtual_host_domains: must be a list, not a scalar"}},
 		{"enums", region + "tls: {mode: on}\nlog: {level: loud, format: xml}\nbuckets: {default: allow}\nsessions: {mode: rw}\nauth: {anonymous: all}\n", []string{

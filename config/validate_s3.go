@@ -103,6 +103,9 @@ func (v *validator) upstreamCredentials(c *Credentials) {
 
 func (v *validator) buckets(b *Buckets) {
 	v.oneOf("buckets.default", b.Default, "passthrough", "deny")
+	if z := b.DefaultZone; z != "" && (!validZoneLen[len(z)] || !zoneRE.MatchString(z)) {
+		v.errorf("buckets.default_zone", "zone id must be 8, 9, 13, 14 or 20 characters of a-z, 0-9 and - (e.g. usw2-az1), got %s", v.d.show("buckets.default_zone", z))
+	}
 	for i, name := range b.Allow {
 		p := fmt.Sprintf("buckets.allow[%d]", i)
 		if msg := checkDirectoryBucket(name); msg != "" {

@@ -37,6 +37,9 @@ type Credential struct {
 	SecretAccessKey string
 	Buckets         []string // globs over alias or real bucket names
 	Access          Access
+	// CreateBuckets lets the identity create and delete buckets under
+	// Options.DefaultZone (buckets.go). Default false.
+	CreateBuckets bool
 
 	// session is set on the per-request copy a local session acts as
 	// (sessionCredential): access is then narrowed to its bucket and mode.
@@ -89,6 +92,12 @@ type Options struct {
 	// Aliases are bucket names that stand for a real bucket, resolved
 	// before anything else. Default: none.
 	Aliases []Alias
+	// DefaultZone (a zone id, e.g. usw2-az1) makes a bucket name without
+	// the directory suffix mean <name>--<zone>--x-s3 and turns on
+	// CreateBucket and DeleteBucket for Credential.CreateBuckets
+	// (buckets.go). Default "" (off: such names are 404 NoSuchBucket,
+	// CreateBucket and DeleteBucket 501).
+	DefaultZone string
 
 	// Sessions configures the upstream session cache (Now and Observer too).
 	// Default: the zero session.Options, whose defaults are documented

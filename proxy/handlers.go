@@ -65,7 +65,7 @@ func (p *Proxy) defaultHandlers(issuer *localsession.Issuer) map[string]Handler 
 // identity may see.
 func (p *Proxy) listBuckets(w http.ResponseWriter, req *Request) error {
 	cred := req.Credential
-	in := compat.ListBucketsInput{Regions: p.regions()}
+	in := compat.ListBucketsInput{Regions: p.regions(), ClientName: p.router.ClientName}
 	for _, a := range p.opts.Aliases {
 		in.Aliases = append(in.Aliases, compat.AliasBucket{Name: a.Name, Target: a.Target})
 	}

@@ -113,6 +113,7 @@ func (p *Proxy) newVerifier(opts *Options) (*localsession.Issuer, error) {
 // removes the default, so the operation gets 501.
 func (p *Proxy) handlers(opts map[string]Handler, issuer *localsession.Issuer) map[string]Handler {
 	handlers := p.defaultHandlers(issuer)
+	p.addBucketHandlers(handlers)
 	for name, h := range opts {
 		if h == nil {
 			delete(handlers, name)
@@ -165,6 +166,7 @@ func routeOptions(o *Options) route.Options {
 	ro := route.Options{
 		Region: o.Region, Zones: o.Zones, FIPS: o.FIPS, Dualstack: o.Dualstack,
 		Scheme: o.Scheme, DNSSuffix: o.DNSSuffix, DenyUnlisted: o.DenyUnlisted, Allow: o.Allow,
+		DefaultZone: o.DefaultZone,
 	}
 	for _, a := range o.Aliases {
 		anon := -1 // follow Options.Anonymous

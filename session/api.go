@@ -117,8 +117,8 @@ type Options struct {
 	IdleTTL       time.Duration    // keys unused this long are dropped; default 10m
 	CreateRate    float64          // CreateSession calls per second; default 20
 	CreateBurst   int              // default 40
-	CreateWait    time.Duration    // longest wait for a rate-limit token; default 2s
-	FailureTTL    time.Duration    // how long a failed CreateSession is cached; default 5s
+	CreateWait    time.Duration    // longest wait for a rate-limit token; default 2s, negative: never wait
+	FailureTTL    time.Duration    // how long a failed CreateSession is cached; default 5s, negative: not cached
 	CreateTimeout time.Duration    // per CreateSession call; default 10s
 	Now           func() time.Time // default time.Now
 	Observer      Observer         // nil: no-op

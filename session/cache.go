@@ -101,6 +101,18 @@ func New(creator Creator, opts Options) *Cache {
 	return c
 }
 
+// durationOrDefault is d, def when d is zero, and zero when d is negative
+// (the way an Options field says "none", zero meaning "the default").
+func durationOrDefault(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return d
+}
+
 func withDefaults(o Options) Options {
 	if o.RefreshBefore <= 0 {
 		o.RefreshBefore = DefaultRefreshBefore
@@ -117,12 +129,8 @@ func withDefaults(o Options) Options {
 	if o.CreateBurst <= 0 {
 		o.CreateBurst = DefaultCreateBurst
 	}
-	if o.CreateWait <= 0 {
-		o.CreateWait = DefaultCreateWait
-	}
-	if o.FailureTTL <= 0 {
-		o.FailureTTL = DefaultFailureTTL
-	}
+	o.CreateWait = durationOrDefault(o.CreateWait, DefaultCreateWait)
+	o.FailureTTL = durationOrDefault(o.FailureTTL, DefaultFailureTTL)
 	if o.CreateRatePerClient <= 0 {
 		o.CreateRatePerClient = o.CreateRate / 4
 	}

@@ -294,6 +294,38 @@ func TestFailureIsCached(t *testing.T) {
 	})
 }
 
+// TestNoWaitNoFailureCache: a negative CreateWait refuses at once a
+// CreateSession with no token at hand, and a negative FailureTTL keeps no
+// failure (config's "create_wait: 0s" and "failure_ttl: 0"); zero would
+// mean the defaults, a 2 s wait and a 5 s cache.
+func TestNoWaitNoFailureCache(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := New(&fakeCreator{}, Options{CreateRate: 1, CreateBurst: 1, CreateWait: -1})
+		defer c.Close()
+		if _, _, err := c.Get(t.Context(), key("a")); err != nil {
+			t.Fatalf("first Get: %v", err)
+		}
+		start := time.Now()
+		if _, _, err := c.Get(t.Context(), key("b")); !errors.Is(err, ErrThrottled) || time.Since(start) != 0 {
+			t.Errorf("second Get = %v after %v, want ErrThrottled at once", err, time.Since(start))
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		failed := &UpstreamError{Status: 500, Code: "InternalError", Message: "We encountered an internal error."}
+		f := &fakeCreator{err: func(string) error { return failed }}
+		c := New(f, Options{FailureTTL: -1})
+		defer c.Close()
+		for range 3 {
+			if _, _, err := c.Get(t.Context(), key("b")); !errors.Is(err, failed) {
+				t.Fatalf("Get = %v, want the upstream failure", err)
+			}
+		}
+		if got := f.calls.Load(); got != 3 {
+			t.Errorf("CreateSession calls = %d, want 3 (no failure cached)", got)
+		}
+	})
+}
+
 func TestInvalidate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeCreator{delay: 10 * time.Millisecond}

@@ -30,6 +30,9 @@ const (
 	devBucket = "demo--usw2-az1--x-s3"
 	devAlias  = "demo"
 	devRegion = "us-west-2"
+	// devZone is buckets.default_zone in dev: any other bucket name means
+	// <name>--usw2-az1--x-s3, and the demo key may create buckets there.
+	devZone = "usw2-az1"
 )
 
 // devEnv is a running `s3xproxy dev`: the emulator, the proxy and the demo
@@ -106,11 +109,12 @@ func devProxyOptions(env *devEnv, logger zerolog.Logger) proxy.Options {
 		Aliases:             []proxy.Alias{{Name: devAlias, Target: devBucket}},
 		Credentials: []proxy.Credential{{
 			AccessKeyID: env.LocalKey, SecretAccessKey: env.LocalSecret,
-			Buckets: []string{"*"}, Access: proxy.AccessReadWrite,
+			Buckets: []string{"*"}, Access: proxy.AccessReadWrite, CreateBuckets: true,
 		}},
-		SigV2:     true,
-		Logger:    logger,
-		AccessLog: true,
+		DefaultZone: devZone,
+		SigV2:       true,
+		Logger:      logger,
+		AccessLog:   true,
 	}
 }
 
@@ -171,15 +175,22 @@ func (env *devEnv) recipes() []recipe {
 			fmt.Sprintf("export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=us-east-1", env.LocalKey, env.LocalSecret),
 			fmt.Sprintf("echo hi > hi.txt && aws --endpoint-url %s s3 cp hi.txt s3://%s/hi.txt", env.Endpoint, env.Alias),
 			fmt.Sprintf("aws --endpoint-url %s s3 ls s3://%s/", env.Endpoint, env.Alias),
+			fmt.Sprintf("aws --endpoint-url %s s3 mb s3://aws-bucket && aws --endpoint-url %s s3 cp hi.txt s3://aws-bucket/hi.txt",
+				env.Endpoint, env.Endpoint),
+			fmt.Sprintf("aws --endpoint-url %s s3 rm s3://aws-bucket/hi.txt && aws --endpoint-url %s s3 rb s3://aws-bucket",
+				env.Endpoint, env.Endpoint),
 		}},
 		// -c /dev/null: no ~/.s3cfg needed; --host-bucket without
 		// %(bucket)s makes s3cmd use path-style URLs.
 		{Title: "s3cmd", Tool: "s3cmd", Lines: []string{
 			fmt.Sprintf("echo hi > hi.txt && %s put hi.txt s3://%s/hi-s3cmd.txt", s3cmd, env.Alias),
 			fmt.Sprintf("%s ls s3://%s/", s3cmd, env.Alias),
+			fmt.Sprintf("%s mb s3://s3cmd-bucket && %s put hi.txt s3://s3cmd-bucket/hi.txt", s3cmd, s3cmd),
+			fmt.Sprintf("%s del s3://s3cmd-bucket/hi.txt && %s rb s3://s3cmd-bucket", s3cmd, s3cmd),
 		}},
-		// no_check_bucket: rclone would otherwise try CreateBucket, a
-		// control-plane call the proxy does not forward.
+		// no_check_bucket: rclone would otherwise send CreateBucket before
+		// every upload; dev's default_zone answers it, but a configuration
+		// without one (or a key without create_buckets) refuses it.
 		{Title: "rclone", Tool: "rclone", Lines: []string{
 			fmt.Sprintf("export RCLONE_CONFIG_S3X_TYPE=s3 RCLONE_CONFIG_S3X_PROVIDER=Other RCLONE_CONFIG_S3X_ENDPOINT=%s "+
 				"RCLONE_CONFIG_S3X_ACCESS_KEY_ID=%s RCLONE_CONFIG_S3X_SECRET_ACCESS_KEY=%s "+
@@ -194,6 +205,7 @@ func (env *devEnv) recipes() []recipe {
 var devBanner = template.Must(template.New("banner").Parse(`
 s3xproxy dev: proxy {{.Env.Endpoint}} -> in-process S3 Express emulator
   bucket  {{.Env.Bucket}}  (alias "{{.Env.Alias}}")
+  default zone {{.Zone}}: any other name NAME means NAME--{{.Zone}}--x-s3; mb / rb create and remove it
   client credentials (local):  {{.Env.LocalKey}} / {{.Env.LocalSecret}}
   upstream IAM credentials (emulator only): {{.Env.IAMKey}} / {{.Env.IAMSecret}}
 {{range .Recipes}}
@@ -218,7 +230,8 @@ func (env *devEnv) printBanner(w io.Writer) error {
 	return devBanner.Execute(w, struct {
 		Env     *devEnv
 		Recipes []recipe
-	}{env, env.recipes()})
+		Zone    string
+	}{env, env.recipes(), devZone})
 }
 
 func runDev(args []string, stdout, stderr io.Writer) int {

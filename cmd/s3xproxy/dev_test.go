@@ -97,6 +97,11 @@ func TestDevRecipes(t *testing.T) {
 		"s3cmd":   {"hi-s3cmd.txt", "hi\n", "s3://demo/hi-s3cmd.txt"},
 		"rclone":  {"hi-rclone.txt", "hi\n", "hi-rclone.txt"},
 	}
+	// The default zone's bucket lifecycle: mb then rb.
+	bucketLines := map[string][]string{
+		"aws CLI": {"make_bucket: aws-bucket", "remove_bucket: aws-bucket"},
+		"s3cmd":   {"Bucket 's3://s3cmd-bucket/' created", "Bucket 's3://s3cmd-bucket/' removed"},
+	}
 	if len(recipes) != len(want) {
 		t.Errorf("%d recipes, want %d (curl, aws CLI, s3cmd, rclone)", len(recipes), len(want))
 	}
@@ -126,6 +131,11 @@ func TestDevRecipes(t *testing.T) {
 			}
 			if !strings.Contains(string(out), w.listed) {
 				t.Errorf("output lacks %q:\n%s", w.listed, out)
+			}
+			for _, line := range bucketLines[r.Title] {
+				if !strings.Contains(string(out), line) {
+					t.Errorf("output lacks %q:\n%s", line, out)
+				}
 			}
 			if got := devGet(t, env, w.key); got != w.body {
 				t.Errorf("%s holds %q, want %q", w.key, got, w.body)

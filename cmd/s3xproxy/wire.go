@@ -75,6 +75,7 @@ func proxyOptions(cfg *config.Config, logger zerolog.Logger) (proxy.Options, err
 		DenyUnlisted:        cfg.Buckets.Default == "deny",
 		Allow:               cfg.Buckets.Allow,
 		Aliases:             aliases,
+		DefaultZone:         cfg.Buckets.DefaultZone,
 		Sessions:            sessionOptions(cfg.Sessions),
 		SessionMode:         cfg.Sessions.Mode,
 		ReplayBuffer:        orDisabled(int64(cfg.Retry.ReplayBuffer)),
@@ -111,8 +112,8 @@ func sessionOptions(s config.Sessions) session.Options {
 		IdleTTL:       s.IdleTTL,
 		CreateRate:    s.CreateRate,
 		CreateBurst:   s.CreateBurst,
-		CreateWait:    s.CreateWait,
-		FailureTTL:    s.FailureTTL,
+		CreateWait:    orDisabled(s.CreateWait),
+		FailureTTL:    orDisabled(s.FailureTTL),
 		CreateTimeout: s.CreateTimeout,
 
 		CreateRatePerClient:  s.CreateRatePerIdentity,
@@ -162,6 +163,7 @@ func localCredentials(in []config.LocalCredential) ([]proxy.Credential, error) {
 			SecretAccessKey: c.SecretAccessKey,
 			Buckets:         c.Buckets,
 			Access:          acc,
+			CreateBuckets:   c.CreateBuckets,
 		})
 	}
 	return out, nil

@@ -48,6 +48,7 @@ upstream:
 buckets:
   default: deny
   allow: [data--usw2-az1--x-s3]
+  default_zone: usw2-az1
   aliases:
     - {name: logs, target: logs--usw2-az1--x-s3, anonymous: read}
     - {name: priv, target: priv--usw2-az1--x-s3}
@@ -65,7 +66,7 @@ auth:
     keys: [c2Vzc2lvbi1rZXktZm9yLXRoZS1leGFtcGxlLTMyYnl0ZXM=, 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f]
     ttl: 2m
   credentials:
-    - {access_key_id: K1, secret_access_key: s1, buckets: [logs, "data-*"], access: read-write}
+    - {access_key_id: K1, secret_access_key: s1, buckets: [logs, "data-*"], access: read-write, create_buckets: true}
     - {access_key_id: K2, secret_access_key: s2}
     - {access_key_id: K3, secret_access_key: s3, access: deny}
 compat: {md5_etags: false, payload_md5: always, max_list_pages_per_request: 4}
@@ -89,6 +90,7 @@ func TestProxyOptionsMapping(t *testing.T) {
 		{"DNSSuffix", o.DNSSuffix, "amazonaws.com"},
 		{"DenyUnlisted", o.DenyUnlisted, true},
 		{"Allow", o.Allow, []string{"data--usw2-az1--x-s3"}},
+		{"DefaultZone", o.DefaultZone, "usw2-az1"},
 		{"Aliases", o.Aliases, []proxy.Alias{
 			{Name: "logs", Target: "logs--usw2-az1--x-s3", Anonymous: proxy.AccessRead, AnonymousSet: true},
 			{Name: "priv", Target: "priv--usw2-az1--x-s3"},
@@ -113,7 +115,7 @@ func TestProxyOptionsMapping(t *testing.T) {
 		{"AlwaysMD5ETags", o.AlwaysMD5ETags, true},
 		{"Lister", o.Lister, compat.ListerOptions{MaxPages: 4}},
 		{"Credentials", o.Credentials, []proxy.Credential{
-			{AccessKeyID: "K1", SecretAccessKey: "s1", Buckets: []string{"logs", "data-*"}, Access: proxy.AccessReadWrite},
+			{AccessKeyID: "K1", SecretAccessKey: "s1", Buckets: []string{"logs", "data-*"}, Access: proxy.AccessReadWrite, CreateBuckets: true},
 			{AccessKeyID: "K2", SecretAccessKey: "s2", Access: proxy.AccessRead},
 			{AccessKeyID: "K3", SecretAccessKey: "s3", Access: proxy.AccessNone},
 		}},
@@ -134,6 +136,20 @@ func TestProxyOptionsMapping(t *testing.T) {
 	})
 }
 
+// TestSessionOptionsZeroMeansNone: the config's documented "create_wait:
+// 0s" (never wait) and "failure_ttl: 0" (cache no failure) reach the
+// session cache as "none", not as its defaults.
+func TestSessionOptionsZeroMeansNone(t *testing.T) {
+	o := sessionOptions(parseConfig(t, "upstream: {region: us-west-2}\nsessions: {create_wait: 0s, failure_ttl: 0}").Sessions)
+	if o.CreateWait >= 0 || o.FailureTTL >= 0 {
+		t.Errorf("CreateWait %v, FailureTTL %v: want negative (none)", o.CreateWait, o.FailureTTL)
+	}
+	o = sessionOptions(parseConfig(t, "upstream: {region: us-west-2}").Sessions)
+	if o.CreateWait != 2*time.Second || o.FailureTTL != 5*time.Second {
+		t.Errorf("defaults: CreateWait %v, FailureTTL %v, want 2s, 5s", o.CreateWait, o.FailureTTL)
+	}
+}
+
 func TestProxyOptionsDefaults(t *testing.T) {
 	isolateAWSEnv(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
@@ -144,7 +160,7 @@ func TestProxyOptionsDefaults(t *testing.T) {
 	}
 	if o.DenyUnlisted || o.Anonymous != proxy.AccessNone || !o.SigV2 || !o.AccessLog ||
 		o.SessionMode != "auto" || o.ReplayBuffer != 8<<20 || o.Scheme != "https" || o.PassthroughETags || o.AlwaysMD5ETags ||
-		o.ReplayBudget.Limit() != 64<<20 || o.BodyIdleTimeout != 30*time.Second {
+		o.ReplayBudget.Limit() != 64<<20 || o.BodyIdleTimeout != 30*time.Second || o.DefaultZone != "" {
 		t.Errorf("unexpected defaults: %+v", o)
 	}
 	// 0 in the config means "off", which Options spell as -1 (0 is "default").

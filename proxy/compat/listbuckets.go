@@ -32,6 +32,10 @@ type ListBucketsInput struct {
 	Visible func(name string) bool
 	// OwnerID and OwnerDisplayName fill the Owner element. Default "s3xproxy".
 	OwnerID, OwnerDisplayName string
+	// ClientName maps a real bucket name to the name listed (and handed to
+	// Visible): the short name of a bucket in the default zone. Default:
+	// the real name.
+	ClientName func(real string) string
 }
 
 // epoch is the CreationDate of an alias whose target was not listed.
@@ -57,6 +61,9 @@ func ListBuckets(w http.ResponseWriter, r *http.Request, up Upstream, in ListBuc
 	}
 	if in.Visible == nil {
 		in.Visible = func(string) bool { return true }
+	}
+	if in.ClientName == nil {
+		in.ClientName = func(real string) string { return real }
 	}
 	dates := make(map[string]string, len(in.Aliases)) // alias target → CreationDate
 	for _, a := range in.Aliases {
@@ -124,7 +131,7 @@ func (l *bucketLister) region(region string) (done bool, err error) {
 		if *bw == nil {
 			*bw = beginBuckets(w, in)
 		}
-		next, err := (*bw).page(resp.Body, in.Visible, dates)
+		next, err := (*bw).page(resp.Body, in, dates)
 		resp.Body.Close()
 		if err != nil {
 			abort()
@@ -184,7 +191,7 @@ type dirBucket struct {
 // page streams one ListAllMyDirectoryBucketsResult: each visible bucket is
 // written as it is decoded; alias targets' dates are recorded. It returns
 // the ContinuationToken ("" on the last page).
-func (bw *bucketsWriter) page(body io.Reader, visible func(string) bool, dates map[string]string) (string, error) {
+func (bw *bucketsWriter) page(body io.Reader, in ListBucketsInput, dates map[string]string) (string, error) {
 	d := xml.NewDecoder(body)
 	var next string
 	depth := 0
@@ -209,8 +216,8 @@ func (bw *bucketsWriter) page(body io.Reader, visible func(string) bool, dates m
 				if _, ok := dates[b.Name]; ok {
 					dates[b.Name] = b.CreationDate
 				}
-				if visible(b.Name) {
-					bw.bucket(b.Name, b.CreationDate)
+				if name := in.ClientName(b.Name); in.Visible(name) {
+					bw.bucket(name, b.CreationDate)
 				}
 			case depth == 2 && t.Name.Local == "ContinuationToken":
 				if err := d.DecodeElement(&next, &t); err != nil {

@@ -63,6 +63,10 @@ type Options struct {
 	// Allow lists directory bucket names reachable under DenyUnlisted (alias
 	// names may appear too; aliases are always reachable). Default: none.
 	Allow []string
+	// DefaultZone, when set (a zone id such as usw2-az1), makes a valid
+	// general purpose name that is not an alias mean the directory bucket
+	// <name>--<zone>--x-s3 (defaultzone.go). Default "" (off).
+	DefaultZone string
 }
 
 // Target is where one bucket name goes.
@@ -172,6 +176,9 @@ func validateOptions(o *Options) error {
 	if o.FIPS && isChina(o.Region) {
 		return fmt.Errorf("route: default region %q: %w", o.Region, ErrFIPSPartition)
 	}
+	if err := validateDefaultZone(o); err != nil {
+		return err
+	}
 	for z, reg := range o.Zones {
 		if !isLabelish(z) || !zoneLengths[len(z)] || strings.Contains(z, "--") {
 			return fmt.Errorf("route: zone %q is not a valid zone id", z)
@@ -214,6 +221,9 @@ func (r *Router) Resolve(name string) (Target, error) {
 	// general purpose name either (validGeneralName rejects the suffix).
 	if !validGeneralName(name) {
 		return Target{}, s3err.Wrap(ErrInvalidName, http.StatusBadRequest, "InvalidBucketName", "The specified bucket is not valid.")
+	}
+	if t, ok, err := r.resolveShort(name); ok {
+		return t, err
 	}
 	if r.opts.DenyUnlisted {
 		return Target{}, s3err.Wrap(ErrNotAllowed, http.StatusForbidden, "AccessDenied", "Access Denied")

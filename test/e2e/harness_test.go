@@ -55,7 +55,12 @@ type env struct {
 	spy   *spy
 }
 
-// envConfig adjusts the defaults of newEnv.
+// envConfig adjusts the defaults of newEnv. The proxy starts from the
+// options the default configuration maps to (cmd/s3xproxy/wire.go,
+// TestProxyOptionsDefaults) wherever a client can tell: auth.sigv2 is on
+// (SigV2 true), the ETag contract with declared MD5s (the zero values),
+// compat's listing defaults (zero Lister); the bucket and identity set-up
+// is the harness's own.
 type envConfig struct {
 	emu   emulator.Options
 	proxy func(*proxy.Options)
@@ -82,6 +87,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 			{AccessKeyID: roKey, SecretAccessKey: roSecret, Buckets: []string{"*"}, Access: proxy.AccessRead},
 			{AccessKeyID: narrowKey, SecretAccessKey: narrowSecret, Buckets: []string{aliasData}, Access: proxy.AccessReadWrite},
 		},
+		SigV2:     true, // auth.sigv2 defaults to true
 		Logger:    zerolog.New(e.logs).Level(zerolog.DebugLevel),
 		AccessLog: true,
 		Observer:  e.recs,

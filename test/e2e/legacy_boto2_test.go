@@ -37,8 +37,11 @@ from boto.s3.connection import S3Connection, OrdinaryCallingFormat, SubdomainCal
 style, bucket_name, prefix = sys.argv[1], sys.argv[2], sys.argv[3]
 fmt = OrdinaryCallingFormat() if style == "path" else SubdomainCallingFormat()
 conn = S3Connection(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"],
-    host="localhost", port=int(os.environ["S3X_PORT"]), is_secure=False, calling_format=fmt)
+    host=os.environ.get("S3X_HOST", "localhost"), port=int(os.environ["S3X_PORT"]), is_secure=False, calling_format=fmt)
 auth = conn._auth_handler.__class__.__name__
+if os.environ.get("S3X_SIGV4_REGION"):
+    # boto 2's SigV4 takes the region from the host name, port included.
+    conn._auth_handler.region_name = os.environ["S3X_SIGV4_REGION"]
 bucket = conn.get_bucket(bucket_name)
 
 def check(cond, what):

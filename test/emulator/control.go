@@ -45,11 +45,8 @@ func (rc *reqCtx) createBucket() *s3Error {
 		}
 	}
 	if directory {
-		if cfg.Location.Name != "" && cfg.Location.Name != bucketZone(name) {
-			return newErr(http.StatusBadRequest, "InvalidBucketName", "The zone in the bucket name does not match the location in the request.")
-		}
-		if cfg.Bucket.Type != "" && cfg.Bucket.Type != "Directory" {
-			return newErr(http.StatusBadRequest, "InvalidArgument", "Bucket type must be Directory")
+		if err := checkDirectoryConfig(name, &cfg); err != nil {
+			return err
 		}
 	}
 	rc.e.mu.Lock()
@@ -124,4 +121,32 @@ func (rc *reqCtx) listBuckets() *s3Error {
 		res.Buckets = append(res.Buckets, bucketEntry{Name: n, CreationDate: s3Time(b.created), BucketRegion: rc.hi.region})
 	}
 	return rc.writeXML(res)
+}
+
+// checkDirectoryConfig applies the rules of a directory-bucket
+// CreateBucket: the CreateBucketConfiguration is required and names the
+// bucket's zone (Location Type and Name) and its type (Bucket Type
+// Directory, DataRedundancy for that kind of zone); LocationConstraint
+// belongs to general purpose buckets (API_CreateBucket,
+// API_CreateBucketConfiguration).
+func checkDirectoryConfig(name string, cfg *createBucketConfig) *s3Error {
+	loc, b := cfg.Location, cfg.Bucket
+	switch {
+	case loc.Name == "" || loc.Type == "" || b.Type == "":
+		return newErr(http.StatusBadRequest, "InvalidRequest", "A CreateBucketConfiguration with Location (Type, Name) and Bucket (Type) is required for directory buckets.")
+	case cfg.LocationConstraint != "":
+		return newErr(http.StatusBadRequest, "InvalidArgument", "LocationConstraint is not supported for directory buckets.")
+	case loc.Name != bucketZone(name):
+		return newErr(http.StatusBadRequest, "InvalidBucketName", "The zone in the bucket name does not match the location in the request.")
+	case b.Type != "Directory":
+		return newErr(http.StatusBadRequest, "InvalidArgument", "Bucket type must be Directory")
+	}
+	want := map[string]string{"AvailabilityZone": "SingleAvailabilityZone", "LocalZone": "SingleLocalZone"}[loc.Type]
+	switch {
+	case want == "":
+		return newErr(http.StatusBadRequest, "InvalidArgument", "Location type must be AvailabilityZone or LocalZone")
+	case b.DataRedundancy != "" && b.DataRedundancy != want:
+		return newErr(http.StatusBadRequest, "InvalidArgument", "DataRedundancy must be "+want+" for a "+loc.Type)
+	}
+	return nil
 }
