@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/s3xproxy/s3xproxy/proxy/s3err"
+	"github.com/s3xproxy/s3xproxy/signing"
 )
 
 // errInvalidURI is the S3 answer to a request URI that cannot be decoded.
@@ -14,11 +15,14 @@ var errInvalidURI = s3err.New(http.StatusBadRequest, "InvalidURI", "Couldn't par
 
 // address is where a request points: the bucket name as the client wrote
 // it (an alias or a real name, "" for the service) and the decoded object
-// key ("" for bucket-level requests), plus the raw query string.
+// key ("" for bucket-level requests), plus the query string, raw and
+// parsed.
 type address struct {
 	Bucket   string
 	Key      string
 	RawQuery string
+	// Query is RawQuery parsed.
+	Query url.Values
 	// VirtualHost says the bucket came from the Host header.
 	VirtualHost bool
 }
@@ -30,11 +34,15 @@ type address struct {
 // a Host of "<bucket>.<domain>" (any port) addresses that bucket, a Host
 // equal to a domain or anything else means path-style addressing.
 func parseAddress(r *http.Request, domains []string) (address, error) {
-	rawPath, rawQuery := splitRequestURI(r.RequestURI)
+	rawPath, rawQuery := signing.SplitRequestURI(r)
 	if rawPath == "" || rawPath[0] != '/' {
 		return address{}, errInvalidURI
 	}
-	a := address{RawQuery: rawQuery}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return address{}, s3err.Wrap(err, errInvalidURI.Status, errInvalidURI.Code, errInvalidURI.Message)
+	}
+	a := address{RawQuery: rawQuery, Query: q}
 	if bucket, ok := virtualHostBucket(r.Host, domains); ok {
 		key, err := url.PathUnescape(rawPath[1:])
 		if err != nil {
@@ -55,26 +63,6 @@ func parseAddress(r *http.Request, domains []string) (address, error) {
 	}
 	a.Bucket, a.Key = bucket, key
 	return a, nil
-}
-
-// splitRequestURI returns the raw path and raw query of a request URI in
-// origin form ("/p?q") or absolute form ("http://host/p?q").
-func splitRequestURI(uri string) (rawPath, rawQuery string) {
-	if !strings.HasPrefix(uri, "/") {
-		if i := strings.Index(uri, "://"); i >= 0 {
-			rest := uri[i+3:]
-			j := strings.IndexAny(rest, "/?")
-			if j < 0 {
-				return "/", ""
-			}
-			uri = rest[j:]
-			if uri[0] == '?' {
-				uri = "/" + uri
-			}
-		}
-	}
-	rawPath, rawQuery, _ = strings.Cut(uri, "?")
-	return rawPath, rawQuery
 }
 
 // virtualHostBucket returns the bucket of a virtual-host style Host header.

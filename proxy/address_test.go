@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"reflect"
 	"testing"
 
 	"github.com/s3xproxy/s3xproxy/proxy/s3err"
@@ -56,7 +57,8 @@ func TestParseAddress(t *testing.T) {
 				t.Fatalf("parseAddress(%q): %v", tt.uri, err)
 			}
 			want := address{Bucket: tt.bucket, Key: tt.key, RawQuery: tt.query, VirtualHost: tt.vhost}
-			if got != want {
+			want.Query, _ = url.ParseQuery(tt.query)
+			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("parseAddress(%q, host %q) = %+v, want %+v", tt.uri, tt.host, got, want)
 			}
 		})
@@ -79,28 +81,6 @@ func TestUpstreamURLRoundTrip(t *testing.T) {
 			}
 			if u.EscapedPath() != u.RawPath {
 				t.Fatalf("EscapedPath %q != RawPath %q: Go would re-escape", u.EscapedPath(), u.RawPath)
-			}
-		})
-	}
-}
-
-func TestCanonicalQuery(t *testing.T) {
-	tests := []struct{ name, in, want string }{
-		{"empty", "", ""},
-		{"bare", "uploads", "uploads"},
-		{"sorted", "prefix=a%2Fb&list-type=2&delimiter=%2F", "delimiter=%2F&list-type=2&prefix=a%2Fb"},
-		{"space and plus", "prefix=a+b%2Bc", "prefix=a%20b%2Bc"},
-		{"multi values sorted", "a=2&a=1", "a=1&a=2"},
-		{"unicode", "prefix=%C3%A9", "prefix=%C3%A9"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			q, err := url.ParseQuery(tt.in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := canonicalQuery(q); got != tt.want {
-				t.Fatalf("canonicalQuery(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
 	}

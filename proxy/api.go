@@ -1,11 +1,15 @@
 package proxy
 
-// This file holds the package's configuration and record types, the
-// contract cmd and the gateway are written against. The handler itself is in
-// proxy.go and serve.go; the request flow is described in docs/proxy.md.
+// This file holds the package's public contract: the configuration, the
+// extension seams (Request, RequestShim, Handler), the operation and record
+// types cmd and the gateway are written against. The handler itself is in
+// proxy.go and serve.go; its stages, one file each, are listed in
+// docs/proxy.md.
 
 import (
+	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +17,7 @@ import (
 
 	"github.com/s3xproxy/s3xproxy/proxy/compat"
 	"github.com/s3xproxy/s3xproxy/proxy/localsession"
+	"github.com/s3xproxy/s3xproxy/proxy/route"
 	"github.com/s3xproxy/s3xproxy/session"
 	"github.com/s3xproxy/s3xproxy/signing"
 )
@@ -52,14 +57,19 @@ type Alias struct {
 
 // Options configures a Proxy. Zero values mean the documented defaults.
 type Options struct {
-	// VirtualHostDomains enables <bucket>.<domain> addressing.
+	// VirtualHostDomains enables <bucket>.<domain> addressing. Default:
+	// none, path-style addressing only.
 	VirtualHostDomains []string
 
 	// Region is the default upstream region (required).
 	Region string
-	// Zones maps zone ids to regions ahead of the prefix rule.
-	Zones     map[string]string
-	FIPS      bool
+	// Zones maps zone ids to regions ahead of the prefix rule. Default:
+	// none, the prefix rule alone (route.Options.Zones).
+	Zones map[string]string
+	// FIPS selects the FIPS Zonal and control endpoints. Default false.
+	FIPS bool
+	// Dualstack selects the dual-stack (IPv4 and IPv6) endpoints. Default
+	// false.
 	Dualstack bool
 	// Scheme is "https" (default) or "http".
 	Scheme string
@@ -73,10 +83,15 @@ type Options struct {
 	// UpstreamCredentials are the IAM credentials (required).
 	UpstreamCredentials aws.CredentialsProvider
 
-	// DenyUnlisted: only aliases and Allow buckets may be reached.
+	// DenyUnlisted: only aliases and Allow buckets may be reached. Default
+	// false: any directory bucket name may be.
 	DenyUnlisted bool
-	Allow        []string
-	Aliases      []Alias
+	// Allow lists the bucket names reachable under DenyUnlisted besides the
+	// aliases. Default: none.
+	Allow []string
+	// Aliases are bucket names that stand for a real bucket, resolved
+	// before anything else. Default: none.
+	Aliases []Alias
 	// DefaultZone (a zone id, e.g. usw2-az1) makes a bucket name without
 	// the directory suffix mean <name>--<zone>--x-s3 and turns on
 	// CreateBucket and DeleteBucket for Credential.CreateBuckets
@@ -85,6 +100,8 @@ type Options struct {
 	DefaultZone string
 
 	// Sessions configures the upstream session cache (Now and Observer too).
+	// Default: the zero session.Options, whose defaults are documented
+	// there.
 	Sessions session.Options
 	// SessionMode: "auto" (default: ReadOnly sessions for identities that
 	// may only read the bucket, ReadWrite for the rest), "readwrite", or
@@ -112,8 +129,13 @@ type Options struct {
 	Anonymous Access
 	// MaxClockSkew default 15m.
 	MaxClockSkew time.Duration
-	SigV2        bool
-	Credentials  []Credential
+	// SigV2 accepts SigV2 header and query auth from clients, within what
+	// a SigV2 signature covers (docs/proxy.md). Default false.
+	SigV2 bool
+	// Credentials are the local identities clients sign with. Default:
+	// none, so only anonymous requests (Anonymous), KeyLookups and local
+	// sessions authenticate.
+	Credentials []Credential
 	// LocalSessionTTL is the lifetime of proxy-issued S3 Express sessions. Default 5m.
 	LocalSessionTTL time.Duration
 	// LocalSessionKeys seal proxy-issued sessions: the first seals, all
@@ -136,11 +158,13 @@ type Options struct {
 	// Credentials (the proxy's own local sessions come after them). A
 	// returned Key's Principal must be a *Credential (its Buckets and
 	// Access apply); local sessions may be issued to these keys too.
+	// Default: none.
 	KeyLookups []signing.KeyLookup
 	// Shims run, in order, on every authorized request that is forwarded,
 	// before it is signed, after the built-in compatibility shims (ACL,
 	// storage class, Content-MD5, DeleteObjects checksum and, with
 	// the ETag contract, the CompleteMultipartUpload ETag translation).
+	// Default: none.
 	Shims []RequestShim
 	// PassthroughETags turns the ETag contract off, so S3's ETags reach
 	// clients unchanged. The contract (docs/compat.md, "ETags"; on by
@@ -207,3 +231,112 @@ type Record struct {
 type Observer interface {
 	ObserveRequest(rec *Record)
 }
+
+// Request is one authenticated, authorized request on its way upstream, as
+// shims and handlers see it.
+type Request struct {
+	ID string
+	// In is the inbound request. It must not be modified.
+	In *http.Request
+	// Bucket is the bucket name as the client wrote it (alias or real).
+	Bucket string
+	Target route.Target
+	// Key is the decoded object key, "" for bucket-level requests.
+	Key string
+	Op  Operation
+	// Identity is the local access key id, or "anonymous", for records;
+	// decisions use Credential.
+	Identity string
+	// Credential is the local credential that authenticated the request,
+	// nil for an anonymous request. For a request signed with a local
+	// session it is the issuing credential narrowed to the session.
+	Credential *Credential
+	// Access is what Identity may do on this bucket.
+	Access Access
+	// Header and Query are what will be sent upstream, inbound auth and
+	// hop-by-hop headers already removed. Shims may edit them.
+	Header http.Header
+	Query  url.Values
+	// Body is the verified inbound body (nil when there is none) and
+	// ContentLength its upstream length (-1 unknown). Shims may replace both.
+	Body          io.ReadCloser
+	ContentLength int64
+	// ContentSHA256 is the upstream x-amz-content-sha256 (UNSIGNED-PAYLOAD
+	// or STREAMING-UNSIGNED-PAYLOAD-TRAILER). Shims may change it together
+	// with Body.
+	ContentSHA256 string
+}
+
+// RequestShim adapts a request for a directory bucket before it is signed
+// and forwarded (e.g. drop x-amz-acl: private). It may modify req's Header,
+// Query, Body, ContentLength and ContentSHA256, or return an error
+// (rendered through s3err) to refuse the request.
+type RequestShim func(req *Request) error
+
+// Handler answers an operation itself instead of forwarding it. It may call
+// Proxy.Upstream. An error returned before anything was written to w is
+// rendered through s3err; returning nil without writing is answered 500
+// InternalError (never net/http's implicit 200), and an error returned
+// after the response started cuts the connection (http.ErrAbortHandler).
+type Handler func(w http.ResponseWriter, req *Request) error
+
+// UpstreamAuth says how a request is signed for S3 Express.
+type UpstreamAuth int
+
+const (
+	// SignSession signs with cached CreateSession credentials and the
+	// x-amz-s3session-token header (the default for Zonal data operations).
+	SignSession UpstreamAuth = iota
+	// SignIAM signs with the upstream IAM credentials, service s3express:
+	// CopyObject, UploadPartCopy, HeadBucket and every control-plane call
+	// (docs/s3express-protocol.md §3.1).
+	SignIAM
+)
+
+func (a UpstreamAuth) String() string {
+	if a == SignIAM {
+		return "iam"
+	}
+	return "session"
+}
+
+// Operation is what Classify knows about one S3 request.
+type Operation struct {
+	// Name is the S3 API name (GetObject, PutObject, ListObjectsV2, ...), or
+	// "Unknown" for a request the classifier does not recognise (forwarded,
+	// session-signed, read or write by method).
+	Name string
+	// Write says the operation needs read-write access.
+	Write bool
+	// Auth is how the operation is signed upstream.
+	Auth UpstreamAuth
+	// Control says the operation goes to the regional control endpoint
+	// (s3express-control.<region>, path-style) instead of the Zonal host.
+	Control bool
+}
+
+// Defaults applied by New to zero Options fields.
+const (
+	DefaultReplayBuffer = 8 << 20
+	DefaultMaxClockSkew = 15 * time.Minute
+	DefaultScheme       = "https"
+)
+
+// Session modes of Options.SessionMode.
+const (
+	// SessionModeAuto: ReadOnly sessions for identities that may only read
+	// the bucket (read-only keys, anonymous read), ReadWrite for the rest.
+	SessionModeAuto = "auto"
+	// SessionModeReadWrite: every session is ReadWrite.
+	SessionModeReadWrite = "readwrite"
+	// SessionModeIAM: no sessions; every request is signed with the IAM
+	// credentials (DisableS3ExpressSessionAuth behaviour).
+	SessionModeIAM = "iam"
+)
+
+// Upstream request ids are kept, renamed, so the proxy's own
+// x-amz-request-id stays the one id of the response.
+const (
+	HeaderUpstreamRequestID = "X-S3xproxy-Upstream-Request-Id"
+	HeaderUpstreamID2       = "X-S3xproxy-Upstream-Id-2"
+)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -79,7 +80,7 @@ func (p *Proxy) createBucket(w http.ResponseWriter, req *Request) error {
 	h := http.Header{}
 	h.Set("Content-Type", "application/xml")
 	h.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
-	up := newUpstreamRequest(req.In.Context(), http.MethodPut, "/"+t.Bucket, "", h)
+	up := newUpstreamRequest(req.In.Context(), http.MethodPut, &url.URL{Path: "/" + t.Bucket}, h)
 	up.Body, up.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 	up.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -92,7 +93,7 @@ func (p *Proxy) deleteBucket(w http.ResponseWriter, req *Request) error {
 	if err := mayManageBuckets(req); err != nil {
 		return err
 	}
-	up := newUpstreamRequest(req.In.Context(), http.MethodDelete, "/"+req.Target.Bucket, "", nil)
+	up := newUpstreamRequest(req.In.Context(), http.MethodDelete, &url.URL{Path: "/" + req.Target.Bucket}, nil)
 	return p.bucketCall(w, req, up, http.StatusNoContent)
 }
 
@@ -101,7 +102,7 @@ func (p *Proxy) deleteBucket(w http.ResponseWriter, req *Request) error {
 // names the bucket as the client called it), anything else as S3 answered.
 func (p *Proxy) bucketCall(w http.ResponseWriter, req *Request, up *http.Request, ok int) error {
 	ctl := p.router.Control(req.Target.Region)
-	resp, err := p.Upstream(req.In.Context(), ctl, up, SignIAM, session.ReadWrite)
+	resp, err := p.Upstream(req.In.Context(), up, UpstreamTarget{Target: ctl, Auth: SignIAM, Mode: session.ReadWrite})
 	if err != nil {
 		return err
 	}

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"sync/atomic"
 	"time"
 
@@ -16,54 +14,6 @@ import (
 	"github.com/s3xproxy/s3xproxy/session"
 	"github.com/s3xproxy/s3xproxy/signing"
 )
-
-// Request is one authenticated, authorized request on its way upstream, as
-// shims and handlers see it.
-type Request struct {
-	ID string
-	// In is the inbound request. It must not be modified.
-	In *http.Request
-	// Bucket is the bucket name as the client wrote it (alias or real).
-	Bucket string
-	Target route.Target
-	// Key is the decoded object key, "" for bucket-level requests.
-	Key string
-	Op  Operation
-	// Identity is the local access key id, or "anonymous", for records;
-	// decisions use Credential.
-	Identity string
-	// Credential is the local credential that authenticated the request,
-	// nil for an anonymous request. For a request signed with a local
-	// session it is the issuing credential narrowed to the session.
-	Credential *Credential
-	// Access is what Identity may do on this bucket.
-	Access Access
-	// Header and Query are what will be sent upstream, inbound auth and
-	// hop-by-hop headers already removed. Shims may edit them.
-	Header http.Header
-	Query  url.Values
-	// Body is the verified inbound body (nil when there is none) and
-	// ContentLength its upstream length (-1 unknown). Shims may replace both.
-	Body          io.ReadCloser
-	ContentLength int64
-	// ContentSHA256 is the upstream x-amz-content-sha256 (UNSIGNED-PAYLOAD
-	// or STREAMING-UNSIGNED-PAYLOAD-TRAILER). Shims may change it together
-	// with Body.
-	ContentSHA256 string
-}
-
-// RequestShim adapts a request for a directory bucket before it is signed
-// and forwarded (e.g. drop x-amz-acl: private). It may modify req's Header,
-// Query, Body, ContentLength and ContentSHA256, or return an error
-// (rendered through s3err) to refuse the request.
-type RequestShim func(req *Request) error
-
-// Handler answers an operation itself instead of forwarding it. It may call
-// Proxy.Upstream. An error returned before anything was written to w is
-// rendered through s3err; returning nil without writing is answered 500
-// InternalError (never net/http's implicit 200), and an error returned
-// after the response started cuts the connection (http.ErrAbortHandler).
-type Handler func(w http.ResponseWriter, req *Request) error
 
 // exchange is the per-request state shared by the pipeline stages, the
 // Rewrite hook, the signing transport and the error and response hooks.
@@ -80,6 +30,9 @@ type exchange struct {
 	// closed: the client closed its connection before the upstream
 	// answered; the record says 499 whatever was written (errorHandler).
 	closed bool
+	// copySource is the x-amz-copy-source to send upstream, its bucket
+	// routed (checkCopySource); "" without one.
+	copySource string
 	// pending is the verification result of a request whose signature is
 	// checked at the end of its streamed body (settleSignature), nil
 	// otherwise; modifyResponse relays nothing while it is pending.
@@ -107,9 +60,13 @@ type call struct {
 	errorCode string // S3 error code of the last upstream answer, if peeked
 	// clockSkew: the upstream refused the proxy's clock (clockskew.go).
 	clockSkew bool
-	upstream  time.Duration
-	bytesIn   atomic.Int64
-	bodyErr   atomic.Pointer[error] // first error reading the inbound body
+	// signErr is the signing step's failure (credentials, session cache,
+	// CreateSession), the proxy's own refusal; classify maps it with
+	// s3err.From rather than as a transport failure.
+	signErr  error
+	upstream time.Duration
+	bytesIn  atomic.Int64
+	bodyErr  atomic.Pointer[error] // first error reading the inbound body
 }
 
 func (c *call) setBodyErr(err error) { c.bodyErr.CompareAndSwap(nil, &err) }

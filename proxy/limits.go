@@ -23,6 +23,15 @@ var (
 		"Your metadata headers exceed the maximum allowed metadata size.")
 )
 
+// checkHeaders applies the header limits (checkHeaderLimits) and refuses a
+// repeated security-relevant header (checkSingleHeaders).
+func checkHeaders(r *http.Request) error {
+	if err := checkHeaderLimits(r.Header); err != nil {
+		return err
+	}
+	return checkSingleHeaders(r)
+}
+
 // checkHeaderLimits refuses a header section over MaxHeaderSection bytes
 // (counted as "Name: value\r\n" lines) or user metadata over
 // MaxUserMetadata bytes (names without the x-amz-meta- prefix, plus values).

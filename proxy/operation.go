@@ -5,41 +5,6 @@ import (
 	"net/url"
 )
 
-// UpstreamAuth says how a request is signed for S3 Express.
-type UpstreamAuth int
-
-const (
-	// SignSession signs with cached CreateSession credentials and the
-	// x-amz-s3session-token header (the default for Zonal data operations).
-	SignSession UpstreamAuth = iota
-	// SignIAM signs with the upstream IAM credentials, service s3express:
-	// CopyObject, UploadPartCopy, HeadBucket and every control-plane call
-	// (docs/s3express-protocol.md §3.1).
-	SignIAM
-)
-
-func (a UpstreamAuth) String() string {
-	if a == SignIAM {
-		return "iam"
-	}
-	return "session"
-}
-
-// Operation is what Classify knows about one S3 request.
-type Operation struct {
-	// Name is the S3 API name (GetObject, PutObject, ListObjectsV2, ...), or
-	// "Unknown" for a request the classifier does not recognise (forwarded,
-	// session-signed, read or write by method).
-	Name string
-	// Write says the operation needs read-write access.
-	Write bool
-	// Auth is how the operation is signed upstream.
-	Auth UpstreamAuth
-	// Control says the operation goes to the regional control endpoint
-	// (s3express-control.<region>, path-style) instead of the Zonal host.
-	Control bool
-}
-
 // controlSubresources are bucket subresources served by the regional
 // control endpoint (docs/s3express-protocol.md §1.3, §7). GET, PUT and
 // DELETE with one of them are Get/Put/DeleteBucket<Subresource>.
@@ -142,17 +107,27 @@ rows:
 	return Operation{}, false
 }
 
+// ClassifyInput is what Classify reads of a request.
+type ClassifyInput struct {
+	Method string
+	// Bucket and Key are as addressed: Bucket "" for the service, Key ""
+	// for a bucket-level request.
+	Bucket, Key string
+	Query       url.Values
+	Header      http.Header
+}
+
 // Classify names the S3 operation of a request from its method, whether it
 // addresses a bucket and a key, its query and its headers. It never fails:
 // unrecognised requests are "Unknown", and GET/HEAD count as reads.
-func Classify(method, bucket, key string, q url.Values, h http.Header) Operation {
+func Classify(in ClassifyInput) Operation {
 	switch {
-	case bucket == "":
-		return classifyService(method)
-	case key == "":
-		return classifyBucket(method, q)
+	case in.Bucket == "":
+		return classifyService(in.Method)
+	case in.Key == "":
+		return classifyBucket(in.Method, in.Query)
 	default:
-		return classifyObject(method, q, h)
+		return classifyObject(in.Method, in.Query, in.Header)
 	}
 }
 

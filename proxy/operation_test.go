@@ -48,7 +48,7 @@ func TestClassify(t *testing.T) {
 			if h == nil {
 				h = http.Header{}
 			}
-			if got := Classify(tt.method, tt.bucket, tt.key, q, h); got != tt.want {
+			if got := Classify(ClassifyInput{Method: tt.method, Bucket: tt.bucket, Key: tt.key, Query: q, Header: h}); got != tt.want {
 				t.Fatalf("Classify = %+v, want %+v", got, tt.want)
 			}
 		})

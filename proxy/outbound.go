@@ -6,8 +6,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/s3xproxy/s3xproxy/signing"
@@ -22,16 +20,10 @@ var inboundAuthHeaders = []string{
 	"Content-Length", "Host",
 }
 
-// hopHeaders are the hop-by-hop headers of RFC 9110 §7.6.1 (the list
-// net/http/httputil uses) and the forwarding headers, removed here because
-// x.req.Header replaces the header ReverseProxy already cleaned.
-var hopHeaders = []string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-	// Dropped by ReverseProxy before Rewrite too: client-controlled
-	// forwarding claims mean nothing to S3.
-	"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
-}
+// forwardingHeaders are dropped by ReverseProxy before Rewrite, and again
+// here because x.req.Header replaces the header ReverseProxy cleaned:
+// client-controlled forwarding claims mean nothing to S3.
+var forwardingHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
 
 // inboundAuthParams are query parameters of SigV4 presigned URLs and SigV2
 // query auth, compared case-insensitively.
@@ -43,9 +35,16 @@ var inboundAuthParams = map[string]bool{
 }
 
 // outbound fills x.req's upstream header, query and body from the inbound
-// request and the verification result.
+// request and the verification result: list parameters S3 reads alike
+// empty or absent dropped (normalizeListQuery), inbound auth removed, the
+// copy source as checkCopySource resolved it, the payload headers from
+// res (signing.Result.SetUpstreamHeaders).
 func (p *Proxy) outbound(x *exchange, r *http.Request, query url.Values, res *signing.Result) {
+	normalizeListQuery(x.req.Op.Name, query)
 	h := outboundHeader(r.Header)
+	if _, ok := h["X-Amz-Copy-Source"]; ok && x.copySource != "" {
+		h.Set("X-Amz-Copy-Source", x.copySource)
+	}
 	for k := range query {
 		if inboundAuthParams[strings.ToLower(k)] {
 			delete(query, k)
@@ -56,23 +55,19 @@ func (p *Proxy) outbound(x *exchange, r *http.Request, query url.Values, res *si
 	if res.Body == nil {
 		x.req.ContentLength = 0
 	}
+	res.SetUpstreamHeaders(h)
+	// The header itself is set last, in rewrite, from this field a shim
+	// may change.
 	x.req.ContentSHA256 = res.UpstreamContentSHA256
 	if x.req.ContentSHA256 == "" {
 		x.req.ContentSHA256 = signing.UnsignedPayload
 	}
-	if res.DecodedContentLength >= 0 && res.Body != nil && isStreaming(x.req.ContentSHA256) {
-		h.Set("X-Amz-Decoded-Content-Length", strconv.FormatInt(res.DecodedContentLength, 10))
-	}
-	if res.Trailer != "" {
-		h.Set("X-Amz-Trailer", res.Trailer)
-	}
-	fixContentEncoding(h, isStreaming(x.req.ContentSHA256))
 }
 
-// droppedHeaders is hopHeaders and inboundAuthHeaders as a set.
+// droppedHeaders is forwardingHeaders and inboundAuthHeaders as a set.
 var droppedHeaders = func() map[string]bool {
-	m := make(map[string]bool, len(hopHeaders)+len(inboundAuthHeaders))
-	for _, k := range hopHeaders {
+	m := make(map[string]bool, len(forwardingHeaders)+len(inboundAuthHeaders))
+	for _, k := range forwardingHeaders {
 		m[k] = true
 	}
 	for _, k := range inboundAuthHeaders {
@@ -81,8 +76,9 @@ var droppedHeaders = func() map[string]bool {
 	return m
 }()
 
-// outboundHeader returns a copy of in without droppedHeaders and the
-// headers in's Connection header names (RFC 9110 §7.6.1), as Clone and a
+// outboundHeader returns a copy of in without the hop-by-hop headers
+// (signing.IsHopHeader), droppedHeaders and the headers in's Connection
+// header names (RFC 9110 §7.6.1), as Clone and a
 // Del per name would, but in one pass and with only the kept values copied
 // (into one backing array, as Header.Clone does). A nil value slice stays
 // nil, as in Clone.
@@ -95,7 +91,7 @@ func outboundHeader(in http.Header) http.Header {
 			}
 		}
 	}
-	drop := func(k string) bool { return droppedHeaders[k] || slices.Contains(conn, k) }
+	drop := func(k string) bool { return signing.IsHopHeader(k) || droppedHeaders[k] || slices.Contains(conn, k) }
 	keys, values := 0, 0
 	for k, vs := range in {
 		if !drop(k) {
@@ -120,28 +116,6 @@ func outboundHeader(in http.Header) http.Header {
 }
 
 func isStreaming(sha string) bool { return strings.HasPrefix(sha, "STREAMING-") }
-
-// fixContentEncoding keeps "aws-chunked" in Content-Encoding exactly when
-// the upstream body is aws-chunked.
-func fixContentEncoding(h http.Header, chunked bool) {
-	var out []string
-	for _, v := range h.Values("Content-Encoding") {
-		for _, e := range strings.Split(v, ",") {
-			e = strings.TrimSpace(e)
-			if e != "" && !strings.EqualFold(e, "aws-chunked") {
-				out = append(out, e)
-			}
-		}
-	}
-	if chunked {
-		out = append([]string{"aws-chunked"}, out...)
-	}
-	if len(out) == 0 {
-		h.Del("Content-Encoding")
-		return
-	}
-	h.Set("Content-Encoding", strings.Join(out, ","))
-}
 
 // rewrite is the ReverseProxy Rewrite hook: it points the outbound request
 // at the routed host, with the encoded key as RawPath and the canonical
@@ -179,57 +153,51 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	out.Close = false
 }
 
-// upstreamURL builds scheme://host/<EncodePath(key)>?<canonical query>.
+// upstreamURL builds scheme://host/<EncodePath(key)>?<EncodeQuery(q)>.
 // Path holds the decoded key and RawPath its S3 encoding, so what goes on
 // the wire is exactly what was signed.
 func upstreamURL(scheme, host, key string, q url.Values) url.URL {
 	p := "/" + key
-	return url.URL{Scheme: scheme, Host: host, Path: p, RawPath: signing.EncodePath(p), RawQuery: canonicalQuery(q)}
+	return url.URL{Scheme: scheme, Host: host, Path: p, RawPath: signing.EncodePath(p), RawQuery: signing.EncodeQuery(q)}
 }
 
-// canonicalQuery encodes q sorted by name then value, names and values
-// escaped as in SigV4 (RFC 3986 unreserved kept, %XX upper-case); an empty
-// value is written as the bare name ("?uploads").
-func canonicalQuery(q url.Values) string {
-	if len(q) == 0 {
-		return ""
-	}
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		vs := append([]string(nil), q[k]...)
-		sort.Strings(vs)
-		for _, v := range vs {
-			if b.Len() > 0 {
-				b.WriteByte('&')
-			}
-			b.WriteString(escapeQuery(k))
-			if v != "" {
-				b.WriteByte('=')
-				b.WriteString(escapeQuery(v))
-			}
-		}
-	}
-	return b.String()
+// emptyAsAbsent lists, per listing operation, the query parameters that S3
+// treats alike whether they are absent or present with an empty value, and
+// that the proxy therefore drops when empty. Clients send them empty:
+// minio-go's recursive listing sends "delimiter=" and "prefix=", the AWS
+// SDK for Go v1 "marker=". Directory buckets refuse a
+// delimiter other than "/", the empty one included ("Delimiter must be "/"
+// for directory buckets"), and do not support start-after, so forwarding them
+// would fail listings that mean "no delimiter" and "from the start".
+//
+// The list is kept to parameters whose empty value can mean nothing else
+// (S3's ListObjectsV2 and ListObjects API references: an empty prefix
+// matches every key, an empty delimiter groups nothing, an empty marker or
+// start-after starts at the beginning). encoding-type, max-keys,
+// continuation-token and fetch-owner are forwarded as sent: S3 validates
+// them, and an empty continuation-token is an error rather than "first
+// page" (docs/compat.md).
+var emptyAsAbsent = map[string][]string{
+	"ListObjects":          {"delimiter", "prefix", "marker"},
+	"ListObjectsV2":        {"delimiter", "prefix", "start-after"},
+	"ListMultipartUploads": {"delimiter", "prefix"},
 }
 
-// escapeQuery percent-encodes every byte but the RFC 3986 unreserved ones.
-func escapeQuery(s string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
-			b.WriteByte(c)
+// normalizeListQuery removes from q, the parsed inbound query of operation
+// op, the parameters of emptyAsAbsent whose every value is empty. It runs
+// after the signature was checked over the query as sent.
+func normalizeListQuery(op string, q url.Values) {
+	for _, name := range emptyAsAbsent[op] {
+		vs, ok := q[name]
+		if !ok {
 			continue
 		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
+		empty := true
+		for _, v := range vs {
+			empty = empty && v == ""
+		}
+		if empty {
+			delete(q, name)
+		}
 	}
-	return b.String()
 }

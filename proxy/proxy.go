@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -13,28 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/rs/zerolog"
 
+	"github.com/s3xproxy/s3xproxy/proxy/localsession"
 	"github.com/s3xproxy/s3xproxy/proxy/route"
 	"github.com/s3xproxy/s3xproxy/session"
 	"github.com/s3xproxy/s3xproxy/signing"
-)
-
-// Defaults applied by New to zero Options fields.
-const (
-	DefaultReplayBuffer = 8 << 20
-	DefaultMaxClockSkew = 15 * time.Minute
-	DefaultScheme       = "https"
-)
-
-// Session modes of Options.SessionMode.
-const (
-	// SessionModeAuto: ReadOnly sessions for identities that may only read
-	// the bucket (read-only keys, anonymous read), ReadWrite for the rest.
-	SessionModeAuto = "auto"
-	// SessionModeReadWrite: every session is ReadWrite.
-	SessionModeReadWrite = "readwrite"
-	// SessionModeIAM: no sessions; every request is signed with the IAM
-	// credentials (DisableS3ExpressSessionAuth behaviour).
-	SessionModeIAM = "iam"
 )
 
 // Proxy is the s3xproxy HTTP handler. Safe for concurrent use. Build it with
@@ -77,21 +60,10 @@ func New(opts Options) (*Proxy, error) {
 		p.creds = aws.NewCredentialsCache(p.creds)
 	}
 	p.signer = signing.NewSigner()
-	ids, err := newKeyring(opts.Credentials, opts.KeyLookups)
+	issuer, err := p.newVerifier(&opts)
 	if err != nil {
 		return nil, err
 	}
-	issuer, err := newIssuer(&opts, ids)
-	if err != nil {
-		return nil, fmt.Errorf("proxy: local sessions: %w", err)
-	}
-	keys := ids.withSessions(issuer)
-	p.keys = keys
-	p.verifier = signing.NewVerifier(keys, func(v *signing.VerifierOptions) {
-		v.MaxSkew = opts.MaxClockSkew
-		v.SigV2 = opts.SigV2
-		v.VirtualHostBucket = p.sigV2Bucket
-	})
 	creator := &session.HTTPCreator{
 		Resolve:     p.sessionEndpoint,
 		Credentials: p.creds,
@@ -106,16 +78,7 @@ func New(opts Options) (*Proxy, error) {
 	p.cache = session.New(creator, sopts)
 	p.transport = &signingTransport{p: p, base: opts.Transport}
 	p.opts.Shims = append(p.defaultShims(), opts.Shims...)
-	handlers := p.defaultHandlers(issuer)
-	p.addBucketHandlers(handlers)
-	for name, h := range opts.Handlers {
-		if h == nil { // a nil handler removes the default: the operation gets 501
-			delete(handlers, name)
-			continue
-		}
-		handlers[name] = h
-	}
-	p.opts.Handlers = handlers
+	p.opts.Handlers = p.handlers(opts.Handlers, issuer)
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      p.transport,
@@ -125,6 +88,41 @@ func New(opts Options) (*Proxy, error) {
 		BufferPool:     copyBuffers,
 	}
 	return p, nil
+}
+
+// newVerifier builds the keyring (opts.Credentials, opts.KeyLookups, then
+// the local sessions of the issuer it returns) and the inbound verifier.
+func (p *Proxy) newVerifier(opts *Options) (*localsession.Issuer, error) {
+	ids, err := newKeyring(opts.Credentials, opts.KeyLookups)
+	if err != nil {
+		return nil, err
+	}
+	issuer, err := newIssuer(opts, ids)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: local sessions: %w", err)
+	}
+	p.keys = ids.withSessions(issuer)
+	p.verifier = signing.NewVerifier(p.keys, func(v *signing.VerifierOptions) {
+		v.MaxSkew = opts.MaxClockSkew
+		v.SigV2 = opts.SigV2
+		v.VirtualHostBucket = p.sigV2Bucket
+	})
+	return issuer, nil
+}
+
+// handlers is the default handlers overridden by opts: a nil handler
+// removes the default, so the operation gets 501.
+func (p *Proxy) handlers(opts map[string]Handler, issuer *localsession.Issuer) map[string]Handler {
+	handlers := p.defaultHandlers(issuer)
+	p.addBucketHandlers(handlers)
+	for name, h := range opts {
+		if h == nil {
+			delete(handlers, name)
+			continue
+		}
+		handlers[name] = h
+	}
+	return handlers
 }
 
 func applyDefaults(o *Options) error {
@@ -223,15 +221,6 @@ func (b *bufferPool) Get() []byte {
 
 func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
-// sessionEndpoint resolves a real bucket name for CreateSession.
-func (p *Proxy) sessionEndpoint(bucket string) (session.Endpoint, error) {
-	t, err := p.router.Resolve(bucket)
-	if err != nil {
-		return session.Endpoint{}, err
-	}
-	return session.Endpoint{URL: t.URL, Region: t.Region}, nil
-}
-
 // Sessions returns the upstream session cache (for metrics: Len).
 func (p *Proxy) Sessions() *session.Cache { return p.cache }
 
@@ -240,4 +229,24 @@ func (p *Proxy) Sessions() *session.Cache { return p.cache }
 func (p *Proxy) Close() error {
 	p.cache.Close()
 	return nil
+}
+
+// newStdLogger adapts the zerolog logger for ReverseProxy.ErrorLog (body
+// copy errors), at warn level.
+func newStdLogger(l zerolog.Logger) *log.Logger {
+	return log.New(stdWriter{l}, "", 0)
+}
+
+type stdWriter struct{ l zerolog.Logger }
+
+func (w stdWriter) Write(b []byte) (int, error) {
+	w.l.Warn().Msg(string(trimNewline(b)))
+	return len(b), nil
+}
+
+func trimNewline(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		return b[:n-1]
+	}
+	return b
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -13,7 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/s3xproxy/s3xproxy/proxy/s3err"
+	"github.com/s3xproxy/s3xproxy/proxy/route"
 	"github.com/s3xproxy/s3xproxy/session"
 	"github.com/s3xproxy/s3xproxy/signing"
 )
@@ -99,9 +100,10 @@ type usedSession struct {
 // S3 error code of an error response is peeked (see peekErrorCode).
 func (t *signingTransport) attempt(req *http.Request, c *call) (*http.Response, usedSession, error) {
 	used, err := t.sign(req, c)
-	if err != nil { // SlowDown, CreateSession refusals, ... as the client must see them
+	if err != nil { // SlowDown, CreateSession refusals, ...: classify maps them
+		c.signErr = err
 		c.clockSkew = isUpstreamClockSkew(err)
-		return nil, used, s3err.From(err)
+		return nil, used, err
 	}
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
@@ -220,4 +222,80 @@ func xmlCode(b []byte) string {
 		return ""
 	}
 	return string(bytes.TrimSpace(rest[:j]))
+}
+
+// UpstreamTarget is where and how Proxy.Upstream sends a request.
+type UpstreamTarget struct {
+	// Target is a Target from Router().Resolve, or Router().Control(region)
+	// for the control endpoint.
+	Target route.Target
+	// Auth signs the request; SignIAM whatever its value for the control
+	// endpoint or under SessionModeIAM.
+	Auth UpstreamAuth
+	// Mode is the session mode for SignSession.
+	Mode session.Mode
+}
+
+// Upstream sends req, built by a Handler or shim, to to.Target, signed
+// with to.Auth and, for session auth, a session of to.Mode. It goes
+// through the same signing transport as forwarded requests, so it is signed
+// last and retried once under the same rules. req.URL.Path is the decoded
+// path on that host ("/<key>" on a Zonal host, "/<bucket>..." on the
+// control endpoint) and req.URL.RawQuery its query; scheme, host, RawPath
+// and the query encoding are set here, so only routed hosts are dialled.
+// req is modified. The caller closes the response body. Called with the
+// context of Request.In, the call's latency, session status and retry go
+// into that request's access-log record.
+func (p *Proxy) Upstream(ctx context.Context, req *http.Request, to UpstreamTarget) (*http.Response, error) {
+	target := to.Target
+	c := &call{target: target, auth: to.Auth, mode: to.Mode}
+	if x := exchangeFrom(ctx); x != nil {
+		c.client = x.call.client
+	}
+	if p.opts.SessionMode == SessionModeIAM || target.Bucket == "" {
+		c.auth = SignIAM
+	}
+	key := req.URL.Path
+	if len(key) > 0 && key[0] == '/' {
+		key = key[1:]
+	}
+	u := upstreamURL(target.URL.Scheme, target.Host, key, req.URL.Query())
+	req.URL, req.Host = &u, u.Host
+	req.Header.Del("Authorization")
+	if req.Header.Get("X-Amz-Content-Sha256") == "" {
+		req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+	}
+	resp, err := p.transport.RoundTrip(req.WithContext(withCall(ctx, c)))
+	if x := exchangeFrom(ctx); x != nil { // a handler's call: into its record
+		x.call.upstream += c.upstream
+		x.call.retried = x.call.retried || c.retried
+		if x.call.session == "" || c.session == session.Miss {
+			x.call.session = c.session
+		}
+		if c.errorCode != "" {
+			x.rec.ErrorCode = c.errorCode
+		}
+	}
+	return resp, err
+}
+
+// Router returns the proxy's router (for handlers that resolve buckets).
+func (p *Proxy) Router() *route.Router { return p.router }
+
+// sessionMode is the session mode for an identity with access a, under
+// Options.SessionMode.
+func (p *Proxy) sessionMode(a Access) session.Mode {
+	if a == AccessRead && p.opts.SessionMode == SessionModeAuto {
+		return session.ReadOnly
+	}
+	return session.ReadWrite
+}
+
+// sessionEndpoint resolves a real bucket name for CreateSession.
+func (p *Proxy) sessionEndpoint(bucket string) (session.Endpoint, error) {
+	t, err := p.router.Resolve(bucket)
+	if err != nil {
+		return session.Endpoint{}, err
+	}
+	return session.Endpoint{URL: t.URL, Region: t.Region}, nil
 }

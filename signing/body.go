@@ -24,16 +24,24 @@ func (v *Verifier) anonymous(r *http.Request) (*Result, error) {
 	} else if !validPayloadHash(p) {
 		return nil, fmt.Errorf("%w: x-amz-content-sha256 %q", ErrMalformedAuth, p)
 	}
-	return v.result(r, AuthAnonymous, "", Key{}, p, nil)
+	return v.result(r, signer{typ: AuthAnonymous}, p, nil)
+}
+
+// signer is who signed a verified request: how, with which access key id
+// and key ("" and the zero Key for anonymous requests).
+type signer struct {
+	typ  AuthType
+	akid string
+	key  Key
 }
 
 // result wraps r's body according to the declared payload hash. chain, when
 // non-nil, allows signed aws-chunked payloads (SigV4 header auth only).
-func (v *Verifier) result(r *http.Request, typ AuthType, akid string, key Key, payload string, chain *chunkChain) (*Result, error) {
+func (v *Verifier) result(r *http.Request, by signer, payload string, chain *chunkChain) (*Result, error) {
 	res := &Result{
-		Type:                  typ,
-		AccessKeyID:           akid,
-		Principal:             key.Principal,
+		Type:                  by.typ,
+		AccessKeyID:           by.akid,
+		Principal:             by.key.Principal,
 		ContentLength:         r.ContentLength,
 		UpstreamContentSHA256: UnsignedPayload,
 		DecodedContentLength:  -1,

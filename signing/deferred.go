@@ -48,7 +48,7 @@ func (v *Verifier) deferV4(r *http.Request, a *v4Auth, key Key, canonical []byte
 		return nil, err
 	}
 	d := &deferredV4{v: v, a: *a, secret: key.SecretAccessKey, canonical: append([]byte(nil), canonical...)}
-	res, err := v.result(r, AuthSigV4Header, a.akid, key, UnsignedPayload, nil)
+	res, err := v.result(r, signer{typ: AuthSigV4Header, akid: a.akid, key: key}, UnsignedPayload, nil)
 	if err != nil {
 		return nil, err
 	}

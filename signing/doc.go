@@ -21,16 +21,20 @@
 //
 // Time is always a parameter: nothing here calls time.Now.
 //
-// A proxy request goes: Verify (inbound auth, Result with the wrapped body
-// and its upstream length), Result.SetUpstreamHeaders on the outbound
-// headers, then SignSession or SignIAM last. The outbound signer builds the
+// A proxy request goes: SplitRequestURI (the raw path and query both the
+// proxy's addressing and Verify read), Verify (inbound auth, Result with the
+// wrapped body and its upstream length), Result.SetUpstreamHeaders on the
+// outbound headers (hop-by-hop headers, IsHopHeader, dropped), EncodeQuery
+// for the outbound query, then SignSession or SignIAM last. The outbound signer builds the
 // canonical request itself in pooled buffers with a derived-key cache; it
 // produces the same signatures as the SDK's SignHTTP (held to it by a
 // property test; SignerOptions.UseSDK switches to the SDK).
 //
 // Files: sign.go (outbound), sigv4.go (shared SigV4 primitives), encode.go
-// (path and query canonicalization), verify.go (dispatch, SigV4 header auth),
+// (the request-URI split, path and query canonicalization, the outbound
+// query), verify.go (dispatch, SigV4 header auth),
 // presign.go, sigv2.go, chunked.go and chunkenc.go (aws-chunked decode and
 // unsigned re-encode), body.go (hash and MD5 readers), hashpipe.go (hashing
-// off the reading goroutine), upstream.go.
+// off the reading goroutine), upstream.go (the outbound payload and
+// hop-by-hop headers).
 package signing

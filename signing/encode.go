@@ -2,7 +2,8 @@ package signing
 
 import (
 	"errors"
-	"fmt"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -168,13 +169,19 @@ func canonicalQueryParams(params []queryParam, rawQuery string, skip func(string
 		}
 		params = append(params, queryParam{ck, cv})
 	}
+	sortParams(params)
+	return params, nil
+}
+
+// sortParams sorts encoded parameters by name, then value: the order of
+// the SigV4 canonical query.
+func sortParams(params []queryParam) {
 	slices.SortFunc(params, func(a, b queryParam) int {
 		if c := strings.Compare(a.key, b.key); c != 0 {
 			return c
 		}
 		return strings.Compare(a.value, b.value)
 	})
-	return params, nil
 }
 
 func canonicalQueryComponent(s string) (string, error) {
@@ -201,16 +208,78 @@ func appendCanonicalQuery(dst []byte, params []queryParam) []byte {
 	return dst
 }
 
-// CanonicalQuery returns rawQuery in SigV4 canonical form: parameters
-// decoded as url.ParseQuery does ('+' is a space, empty components dropped),
-// re-encoded (unreserved kept, everything else %XX uppercase), sorted by name
-// then value, a parameter without '=' given an empty value. Sending this as
-// the upstream RawQuery makes the wire query exactly the signed one. A
-// malformed %-escape is an error.
-func CanonicalQuery(rawQuery string) (string, error) {
-	params, err := canonicalQueryParams(nil, rawQuery, nil)
-	if err != nil {
-		return "", fmt.Errorf("signing: query: %w", err)
+// EncodeQuery returns q as the RawQuery of an outbound request: names and
+// values encoded as SigV4 encodes them (RFC 3986 unreserved kept, every
+// other byte %XX uppercase), in the canonical order (by encoded name, then
+// value), a parameter with an empty value written as its bare name
+// ("?uploads", the form S3's documentation uses). Signing canonicalizes the
+// wire query back to the same parameters in the same order, a bare name
+// with an empty value ("uploads="), so the query S3 receives is the one
+// signed. q is not modified.
+func EncodeQuery(q url.Values) string {
+	if len(q) == 0 {
+		return ""
 	}
-	return string(appendCanonicalQuery(make([]byte, 0, len(rawQuery)+8), params)), nil
+	params := make([]queryParam, 0, len(q))
+	size := 0
+	for k, vs := range q {
+		ek := encodeComponent(k)
+		for _, v := range vs {
+			ev := encodeComponent(v)
+			params = append(params, queryParam{ek, ev})
+			size += len(ek) + len(ev) + 2
+		}
+	}
+	sortParams(params)
+	b := make([]byte, 0, size)
+	for i, p := range params {
+		if i > 0 {
+			b = append(b, '&')
+		}
+		b = append(b, p.key...)
+		if p.value != "" {
+			b = append(b, '=')
+			b = append(b, p.value...)
+		}
+	}
+	return string(b)
+}
+
+// encodeComponent returns s encoded as a query name or value, s itself
+// when nothing needs encoding.
+func encodeComponent(s string) string {
+	for i := 0; i < len(s); i++ {
+		if !unreserved(s[i]) {
+			return string(appendEncoded(make([]byte, 0, len(s)+8), s, false))
+		}
+	}
+	return s
+}
+
+// SplitRequestURI returns the raw (still encoded) path and query of r's
+// request-target, in origin form ("/p?q") or absolute form
+// ("http://host/p?q"; an absolute form without a path has path "/"). It
+// falls back to r.URL when RequestURI is empty (a client-side request).
+// Both the proxy's addressing and the verifier read the request through it,
+// so they see the same bytes.
+func SplitRequestURI(r *http.Request) (rawPath, rawQuery string) {
+	uri := r.RequestURI
+	if uri == "" && r.URL != nil {
+		uri = r.URL.RequestURI()
+	}
+	if !strings.HasPrefix(uri, "/") {
+		if i := strings.Index(uri, "://"); i >= 0 {
+			rest := uri[i+3:]
+			j := strings.IndexAny(rest, "/?")
+			if j < 0 {
+				return "/", ""
+			}
+			uri = rest[j:]
+			if uri[0] == '?' {
+				uri = "/" + uri
+			}
+		}
+	}
+	rawPath, rawQuery, _ = strings.Cut(uri, "?")
+	return rawPath, rawQuery
 }

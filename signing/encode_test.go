@@ -3,6 +3,7 @@ package signing
 import (
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -73,9 +74,6 @@ func TestCanonicalQuery(t *testing.T) {
 			}
 		})
 	}
-	if got, err := CanonicalQuery("prefix=a+b&list-type=2&delimiter=/"); err != nil || got != "delimiter=%2F&list-type=2&prefix=a%20b" {
-		t.Errorf("CanonicalQuery = %q, %v", got, err)
-	}
 	if _, err := canonicalQueryParams(nil, "a=%g1", nil); !errors.Is(err, errBadEscape) {
 		t.Errorf("bad escape: err = %v", err)
 	}
@@ -91,5 +89,51 @@ func TestRawPathMatches(t *testing.T) {
 	}
 	if rawPathMatches("/a%20b", "/a+b") {
 		t.Error("mismatching RawPath accepted")
+	}
+}
+
+// TestEncodeQuery: the outbound query is the canonical one but for a bare
+// name where the value is empty.
+func TestEncodeQuery(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"empty", "", ""},
+		{"bare", "uploads", "uploads"},
+		{"empty value written bare", "prefix=", "prefix"},
+		{"sorted", "prefix=a%2Fb&list-type=2&delimiter=%2F", "delimiter=%2F&list-type=2&prefix=a%2Fb"},
+		{"space and plus", "prefix=a+b%2Bc", "prefix=a%20b%2Bc"},
+		{"multi values sorted", "a=2&a=1", "a=1&a=2"},
+		{"unicode", "prefix=%C3%A9", "prefix=%C3%A9"},
+		{"reserved", "k=%21%2A%27%28%29%3B%3A%40%26%3D%2B%24%2C%2F%3F%23%5B%5D~", "k=%21%2A%27%28%29%3B%3A%40%26%3D%2B%24%2C%2F%3F%23%5B%5D~"},
+		{"sorted by encoded name", "%C3%A9=1&~=2", "%C3%A9=1&~=2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, err := url.ParseQuery(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := EncodeQuery(q)
+			if got != tt.want {
+				t.Fatalf("EncodeQuery(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+			// What signing canonicalizes from the wire is the same list,
+			// an empty value given its "=".
+			ps, err := canonicalQueryParams(nil, got, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wantCanon []string
+			for p := range strings.SplitSeq(got, "&") {
+				if p != "" && !strings.Contains(p, "=") {
+					p += "="
+				}
+				if p != "" {
+					wantCanon = append(wantCanon, p)
+				}
+			}
+			if c := string(appendCanonicalQuery(nil, ps)); c != strings.Join(wantCanon, "&") {
+				t.Errorf("canonical form of %q = %q, want %q", got, c, strings.Join(wantCanon, "&"))
+			}
+		})
 	}
 }

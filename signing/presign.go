@@ -146,7 +146,7 @@ func (v *Verifier) verifyV4Query(r *http.Request, rawPath, rawQuery string, now 
 	}
 	sc := getScratch()
 	defer putScratch(sc)
-	if err := sc.canonicalV4(r, rawPath, rawQuery, isPresignSignature, a.signedHeaders, payload); err != nil {
+	if err := sc.canonicalV4(r, canonicalInput{rawPath: rawPath, rawQuery: rawQuery, skip: isPresignSignature, signedHeaders: a.signedHeaders, payload: payload}); err != nil {
 		return nil, err
 	}
 	if _, err := v.checkSignatureV4(sc, &a, key.SecretAccessKey); err != nil {
@@ -155,7 +155,7 @@ func (v *Verifier) verifyV4Query(r *http.Request, rawPath, rawQuery string, now 
 	if err := checkToken(key, token, now); err != nil {
 		return nil, err
 	}
-	return v.result(r, AuthSigV4Query, a.akid, key, payload, nil)
+	return v.result(r, signer{typ: AuthSigV4Query, akid: a.akid, key: key}, payload, nil)
 }
 
 // cutByte is strings.Cut for a single byte separator.

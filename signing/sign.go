@@ -78,7 +78,7 @@ func (s *Signer) SignSession(req *http.Request, creds aws.Credentials, region st
 	h[HeaderS3SessionToken] = vals.one(creds.SessionToken)
 	// The token is a signed header, not the SDK's X-Amz-Security-Token.
 	creds.SessionToken = ""
-	return s.sign(req, creds, ServiceS3Express, region, now, &vals)
+	return s.sign(req, signInput{creds: creds, service: ServiceS3Express, region: region, now: now}, &vals)
 }
 
 // SignIAM signs req with IAM credentials for service (s3express or s3) at time
@@ -93,7 +93,7 @@ func (s *Signer) SignIAM(req *http.Request, creds aws.Credentials, service, regi
 	} else {
 		delete(h, HeaderSecurityToken)
 	}
-	return s.sign(req, creds, service, region, now, &vals)
+	return s.sign(req, signInput{creds: creds, service: service, region: region, now: now}, &vals)
 }
 
 // values hands out one-element header value slices from one allocation.
@@ -128,9 +128,22 @@ func prepareHeaders(req *http.Request, vals *values) http.Header {
 	return h
 }
 
-// sign signs req whose token headers are already in place; creds carries a
-// SessionToken only when it must be an X-Amz-Security-Token.
-func (s *Signer) sign(req *http.Request, creds aws.Credentials, service, region string, now time.Time, vals *values) error {
+// signInput is how sign signs one request.
+type signInput struct {
+	// creds carries a SessionToken only when it must be an
+	// X-Amz-Security-Token.
+	creds           aws.Credentials
+	service, region string
+	now             time.Time
+	// payload is the request's x-amz-content-sha256 (set by sign).
+	payload string
+}
+
+// sign signs req whose token headers are already in place; vals allocates
+// the header values it sets (a separate parameter, so that escape analysis
+// keeps the caller's values on its stack).
+func (s *Signer) sign(req *http.Request, in signInput, vals *values) error {
+	creds := in.creds
 	if creds.AccessKeyID == "" || creds.SecretAccessKey == "" {
 		return errors.New("signing: credentials without access key id or secret")
 	}
@@ -138,19 +151,18 @@ func (s *Signer) sign(req *http.Request, creds aws.Credentials, service, region 
 		return errors.New("signing: request without URL")
 	}
 	// Header.Get without its key canonicalisation: the constant is canonical.
-	var payload string
 	if v := req.Header[HeaderContentSHA256]; len(v) > 0 {
-		payload = v[0]
+		in.payload = v[0]
 	}
 	if s.opts.UseSDK {
-		err := s.sdk.SignHTTP(context.Background(), creds, req, payload, service, region, now,
+		err := s.sdk.SignHTTP(context.Background(), creds, req, in.payload, in.service, in.region, in.now,
 			func(o *v4.SignerOptions) { o.DisableSessionToken = creds.SessionToken == "" })
 		if err != nil {
 			return fmt.Errorf("signing: sdk sign: %w", err)
 		}
 		return nil
 	}
-	return s.signFast(req, creds, service, region, now, payload, vals)
+	return s.signFast(req, &in, vals)
 }
 
 // ignoredHeader reports the headers the SDK never signs (lower-case name).
@@ -171,7 +183,8 @@ var (
 
 // signFast is the built-in signer: same canonical request as the SDK's
 // SignHTTP with DisableURIPathEscaping, built in pooled buffers.
-func (s *Signer) signFast(req *http.Request, creds aws.Credentials, service, region string, now time.Time, payload string, vals *values) error {
+func (s *Signer) signFast(req *http.Request, in *signInput, vals *values) error {
+	creds, service, region, now, payload := in.creds, in.service, in.region, in.now, in.payload
 	dateBuf := amzDate(now)
 	date := s.dateString(&dateBuf)
 	req.Header["X-Amz-Date"] = vals.one(date)

@@ -109,7 +109,7 @@ func (v *Verifier) verifyV2Header(r *http.Request, auth, rawPath, rawQuery strin
 	if err := checkSkew(t, now, v.opts.MaxSkew); err != nil {
 		return nil, err
 	}
-	return v.finishV2(r, AuthSigV2Header, akid, sig, dateLine, rawPath, rawQuery, now)
+	return v.finishV2(v2Request{r: r, typ: AuthSigV2Header, akid: akid, sig: sig, dateLine: dateLine, rawPath: rawPath, rawQuery: rawQuery}, now)
 }
 
 // parseV2Date accepts the HTTP date formats and, as x-amz-date may be
@@ -149,7 +149,7 @@ func (v *Verifier) verifyV2Query(r *http.Request, rawPath, rawQuery string, now 
 	if limit := now.Add(maxPresignV2Ahead + v.opts.MaxSkew).Unix(); exp > limit {
 		return nil, fmt.Errorf("%w: Expires %s is more than 7 days ahead", ErrMalformedAuth, expires)
 	}
-	return v.finishV2(r, AuthSigV2Query, akid, sig, expires, rawPath, rawQuery, now)
+	return v.finishV2(v2Request{r: r, typ: AuthSigV2Query, akid: akid, sig: sig, dateLine: expires, rawPath: rawPath, rawQuery: rawQuery}, now)
 }
 
 // v2QueryNames are the SigV2 query auth parameters.
@@ -167,9 +167,22 @@ func parseV2Query(rawQuery string) (akid, sig, expires string, err error) {
 	return akid, sig, expires, nil
 }
 
+// v2Request is a SigV2-signed request as parsed from its header or query.
+type v2Request struct {
+	r    *http.Request
+	typ  AuthType
+	akid string
+	sig  []byte // the decoded signature
+	// dateLine is the date line of the string to sign: the Date header
+	// (empty with x-amz-date) or the query's Expires.
+	dateLine          string
+	rawPath, rawQuery string // as sent
+}
+
 // finishV2 computes and checks the signature, then the token, and wraps the
 // body (a hex x-amz-content-sha256 is still verified).
-func (v *Verifier) finishV2(r *http.Request, typ AuthType, akid string, sig []byte, dateLine, rawPath, rawQuery string, now time.Time) (*Result, error) {
+func (v *Verifier) finishV2(in v2Request, now time.Time) (*Result, error) {
+	r, akid := in.r, in.akid
 	token, err := headerToken(r)
 	if err != nil {
 		return nil, err
@@ -182,14 +195,14 @@ func (v *Verifier) finishV2(r *http.Request, typ AuthType, akid string, sig []by
 	if v.opts.VirtualHostBucket != nil {
 		bucket = v.opts.VirtualHostBucket(r)
 	}
-	sts, err := stringToSignV2(r, dateLine, bucket, rawPath, rawQuery)
+	sts, err := stringToSignV2(in, bucket)
 	if err != nil {
 		return nil, err
 	}
 	mac := hmac.New(sha1.New, []byte(key.SecretAccessKey))
 	mac.Write([]byte(sts))
-	if subtle.ConstantTimeCompare(mac.Sum(nil), sig) != 1 {
-		return nil, &MismatchError{AccessKeyID: akid, StringToSign: sts, SignatureProvided: base64.StdEncoding.EncodeToString(sig)}
+	if subtle.ConstantTimeCompare(mac.Sum(nil), in.sig) != 1 {
+		return nil, &MismatchError{AccessKeyID: akid, StringToSign: sts, SignatureProvided: base64.StdEncoding.EncodeToString(in.sig)}
 	}
 	if err := checkToken(key, token, now); err != nil {
 		return nil, err
@@ -200,13 +213,14 @@ func (v *Verifier) finishV2(r *http.Request, typ AuthType, akid string, sig []by
 	} else if !validPayloadHash(payload) {
 		return nil, fmt.Errorf("%w: x-amz-content-sha256 %q", ErrMalformedAuth, payload)
 	}
-	return v.result(r, typ, akid, key, payload, nil)
+	return v.result(r, signer{typ: in.typ, akid: akid, key: key}, payload, nil)
 }
 
-// stringToSignV2 builds the SigV2 string to sign. rawPath is used as sent
-// (SigV2 signs the encoded request URI); bucket, when set, is the bucket of
-// a virtual-hosted-style request (canonicalResourceV2).
-func stringToSignV2(r *http.Request, dateLine, bucket, rawPath, rawQuery string) (string, error) {
+// stringToSignV2 builds the SigV2 string to sign. in.rawPath is used as
+// sent (SigV2 signs the encoded request URI); bucket, when set, is the
+// bucket of a virtual-hosted-style request (canonicalResourceV2).
+func stringToSignV2(in v2Request, bucket string) (string, error) {
+	r, dateLine, rawPath, rawQuery := in.r, in.dateLine, in.rawPath, in.rawQuery
 	var b strings.Builder
 	b.WriteString(r.Method)
 	b.WriteByte('\n')

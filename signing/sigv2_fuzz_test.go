@@ -37,8 +37,8 @@ func FuzzStringToSignV2(f *testing.F) {
 		if amz != "" {
 			r.Header["X-Amz-Meta-F"] = []string{amz}
 		}
-		sts, err := stringToSignV2(r, "d", bucket, path, query)
-		sts2, err2 := stringToSignV2(r, "d", bucket, path, query)
+		sts, err := stringToSignV2(v2Request{r: r, dateLine: "d", rawPath: path, rawQuery: query}, bucket)
+		sts2, err2 := stringToSignV2(v2Request{r: r, dateLine: "d", rawPath: path, rawQuery: query}, bucket)
 		if sts != sts2 || (err == nil) != (err2 == nil) {
 			t.Fatalf("not deterministic: %q %v, then %q %v", sts, err, sts2, err2)
 		}
@@ -66,12 +66,12 @@ func FuzzStringToSignV2(f *testing.F) {
 			if query != "" {
 				q = query + "&" + extra
 			}
-			if s, err := stringToSignV2(r, "d", bucket, path, q); err != nil || s != sts {
+			if s, err := stringToSignV2(v2Request{r: r, dateLine: "d", rawPath: path, rawQuery: q}, bucket); err != nil || s != sts {
 				t.Fatalf("unsigned %s changed the string to sign: %q (%v), was %q", extra, s, err, sts)
 			}
 		}
 		if other := bucket + "x"; bucket != "" {
-			if s, _ := stringToSignV2(r, "d", other, path, query); s == sts {
+			if s, _ := stringToSignV2(v2Request{r: r, dateLine: "d", rawPath: path, rawQuery: query}, other); s == sts {
 				t.Fatalf("buckets %q and %q sign the same string %q", bucket, other, s)
 			}
 		}

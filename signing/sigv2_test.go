@@ -103,12 +103,12 @@ func TestSigV2Golden(t *testing.T) {
 				}
 				now = d.Add(time.Minute)
 			}
-			rawPath, rawQuery := splitRequestURI(r)
+			rawPath, rawQuery := SplitRequestURI(r)
 			dateLine := tt.date
 			if dateLine == "" {
 				dateLine = "1175139620"
 			}
-			sts, err := stringToSignV2(r, dateLine, johnsmithBucket(r), rawPath, rawQuery)
+			sts, err := stringToSignV2(v2Request{r: r, dateLine: dateLine, rawPath: rawPath, rawQuery: rawQuery}, johnsmithBucket(r))
 			if err != nil || sts != tt.sts {
 				t.Fatalf("string to sign %q (%v),\nwant %q", sts, err, tt.sts)
 			}

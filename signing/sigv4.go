@@ -52,7 +52,7 @@ type derivedKey struct {
 // newKeyCache. Safe for concurrent use.
 type keyCache struct {
 	max int
-	mu  sync.RWMutex
+	mu  sync.RWMutex          // guards m
 	m   map[keyID]*derivedKey // guarded by mu; entries are never mutated
 }
 

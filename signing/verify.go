@@ -22,7 +22,7 @@ import (
 // token without a signature is ErrMissingAuth. Errors wrap the sentinels of
 // errors.go; a bad signature is a *MismatchError.
 func (v *Verifier) Verify(r *http.Request, now time.Time) (*Result, error) {
-	rawPath, rawQuery := splitRequestURI(r)
+	rawPath, rawQuery := SplitRequestURI(r)
 	auths := r.Header.Values("Authorization")
 	if len(auths) > 1 {
 		return nil, fmt.Errorf("%w: several Authorization headers", ErrMalformedAuth)
@@ -81,28 +81,6 @@ func queryAuthKind(rawQuery string) AuthType {
 		}
 	}
 	return AuthAnonymous
-}
-
-// splitRequestURI returns the raw path and raw query of r's request-target,
-// handling the absolute form. It falls back to r.URL when RequestURI is
-// empty (a client-side request).
-func splitRequestURI(r *http.Request) (rawPath, rawQuery string) {
-	uri := r.RequestURI
-	if uri == "" && r.URL != nil {
-		uri = r.URL.RequestURI()
-	}
-	if !strings.HasPrefix(uri, "/") {
-		if i := strings.Index(uri, "://"); i >= 0 {
-			rest := uri[i+3:]
-			if j := strings.IndexAny(rest, "/?"); j >= 0 {
-				uri = rest[j:]
-			} else {
-				uri = "/"
-			}
-		}
-	}
-	rawPath, rawQuery, _ = strings.Cut(uri, "?")
-	return rawPath, rawQuery
 }
 
 // v4Auth is a parsed SigV4 authorization, from the header or the query.
@@ -372,7 +350,7 @@ func (v *Verifier) verifyV4Header(r *http.Request, auth, rawPath, rawQuery strin
 	}
 	sc := getScratch()
 	defer putScratch(sc)
-	if err := sc.canonicalV4(r, rawPath, rawQuery, nil, a.signedHeaders, payload); err != nil {
+	if err := sc.canonicalV4(r, canonicalInput{rawPath: rawPath, rawQuery: rawQuery, signedHeaders: a.signedHeaders, payload: payload}); err != nil {
 		return nil, err
 	}
 	if payload == payloadDeferred {
@@ -385,7 +363,7 @@ func (v *Verifier) verifyV4Header(r *http.Request, auth, rawPath, rawQuery strin
 	if err := checkToken(key, token, now); err != nil {
 		return nil, err
 	}
-	return v.result(r, AuthSigV4Header, a.akid, key, payload, &chunkChain{key: dk, amzDate: a.amzDate, prev: a.signature})
+	return v.result(r, signer{typ: AuthSigV4Header, akid: a.akid, key: key}, payload, &chunkChain{key: dk, amzDate: a.amzDate, prev: a.signature})
 }
 
 // checkSignatureV4 signs the canonical request in sc.buf and compares it with
@@ -406,10 +384,22 @@ func (v *Verifier) checkSignatureV4(sc *scratch, a *v4Auth, secret string) (*der
 	return dk, nil
 }
 
+// canonicalInput is what canonicalV4 builds a canonical request from,
+// besides the request's method and header values.
+type canonicalInput struct {
+	rawPath, rawQuery string // as sent
+	// skip, when non-nil, leaves the query names it is true for out (the
+	// signature of a presigned URL).
+	skip          func(string) bool
+	signedHeaders string // as listed in the Authorization or the query
+	payload       string // the payload hash line
+}
+
 // canonicalV4 builds the canonical request of an inbound request in sc.buf:
 // the raw path decoded once and re-encoded, the query canonicalized (leaving
-// out names for which skip is true), the listed signed headers.
-func (sc *scratch) canonicalV4(r *http.Request, rawPath, rawQuery string, skip func(string) bool, signedHeaders, payload string) error {
+// out names for which in.skip is true), the listed signed headers.
+func (sc *scratch) canonicalV4(r *http.Request, in canonicalInput) error {
+	rawPath, rawQuery, skip, signedHeaders, payload := in.rawPath, in.rawQuery, in.skip, in.signedHeaders, in.payload
 	cp, err := canonicalPath(rawPath)
 	if err != nil {
 		return fmt.Errorf("%w: request path: %w", ErrMalformedAuth, err)

@@ -325,7 +325,7 @@ type partsPage struct {
 // listPartsPage calls ListParts once and adds the page's parts to etags,
 // parsing the answer token by token.
 func listPartsPage(ctx context.Context, up Upstream, in CompleteInput, rawQuery string, etags map[int]string) (partsPage, error) {
-	resp, err := up.Bucket(ctx, in.Bucket, http.MethodGet, in.Key, rawQuery, nil)
+	resp, err := up.Bucket(ctx, BucketRequest{Bucket: in.Bucket, Method: http.MethodGet, Key: in.Key, RawQuery: rawQuery})
 	if err != nil {
 		return partsPage{}, fmt.Errorf("compat: ListParts %s: %w", in.Bucket, err)
 	}

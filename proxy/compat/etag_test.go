@@ -40,15 +40,15 @@ func newFakeParts(t *testing.T, uploadID string, etags map[int]string, pageCap i
 	return f
 }
 
-func (f *fakeParts) Bucket(ctx context.Context, bucket, method, key, rawQuery string, h http.Header) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, f.srv.URL+"/"+key+"?"+rawQuery, nil)
+func (f *fakeParts) Bucket(ctx context.Context, in BucketRequest) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, in.Method, f.srv.URL+"/"+in.Key+"?"+in.RawQuery, nil)
 	if err != nil {
 		return nil, err
 	}
 	return f.srv.Client().Do(req)
 }
 
-func (f *fakeParts) Control(context.Context, string, string, string, string) (*http.Response, error) {
+func (f *fakeParts) Control(context.Context, ControlRequest) (*http.Response, error) {
 	return nil, errors.New("no control endpoint")
 }
 

@@ -41,19 +41,19 @@ func newFakeS3(t *testing.T) *fakeS3 {
 }
 
 // Bucket and Control implement Upstream over HTTP to the fake.
-func (f *fakeS3) Bucket(ctx context.Context, bucket, method, key, rawQuery string, h http.Header) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, f.srv.URL+"/"+bucket+"?"+rawQuery, nil)
+func (f *fakeS3) Bucket(ctx context.Context, in BucketRequest) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, in.Method, f.srv.URL+"/"+in.Bucket+"?"+in.RawQuery, nil)
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range h {
+	for k, v := range in.Header {
 		req.Header[k] = v
 	}
 	return f.srv.Client().Do(req)
 }
 
-func (f *fakeS3) Control(ctx context.Context, region, method, path, rawQuery string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, f.srv.URL+"/control/"+region+path+"?"+rawQuery, nil)
+func (f *fakeS3) Control(ctx context.Context, in ControlRequest) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, in.Method, f.srv.URL+"/control/"+in.Region+in.Path+"?"+in.RawQuery, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/s3xproxy/s3xproxy/proxy/s3err"
+	"github.com/s3xproxy/s3xproxy/signing"
 )
 
 // ListerOptions configures a Lister. Zero values mean the documented defaults.
@@ -182,7 +181,7 @@ func (p *listParams) query(c cursor) (string, int) {
 	if c.Token != "" {
 		v.Set("continuation-token", c.Token)
 	}
-	return canonicalQuery(v), size
+	return signing.EncodeQuery(v), size
 }
 
 // fetch requests the page at c and returns the response and the cursor
@@ -190,7 +189,7 @@ func (p *listParams) query(c cursor) (string, int) {
 func (p *listParams) fetch(ctx context.Context, up Upstream, c cursor) (*http.Response, cursor, error) {
 	q, size := p.query(c)
 	c.PageSize = size
-	resp, err := up.Bucket(ctx, p.bucket, http.MethodGet, "", q, p.header.Clone())
+	resp, err := up.Bucket(ctx, BucketRequest{Bucket: p.bucket, Method: http.MethodGet, RawQuery: q, Header: p.header.Clone()})
 	if err != nil {
 		return nil, c, fmt.Errorf("compat: list %s: %w", p.bucket, err)
 	}
@@ -281,40 +280,4 @@ func (p *listParams) scanPage(sc *pageScanner, skip int, out *listOutcome, emit 
 			out.lastObj, out.lastObjRaw = e.key, e.raw
 		}
 	}
-}
-
-// canonicalQuery encodes v sorted by name, names and values RFC 3986
-// encoded (unreserved characters kept, everything else %XX uppercase), the
-// canonical form SigV4 signs.
-func canonicalQuery(v url.Values) string {
-	var b strings.Builder
-	for _, k := range slices.Sorted(maps.Keys(v)) {
-		for _, val := range v[k] {
-			if b.Len() > 0 {
-				b.WriteByte('&')
-			}
-			b.WriteString(escape(k, false))
-			b.WriteByte('=')
-			b.WriteString(escape(val, false))
-		}
-	}
-	return b.String()
-}
-
-// escape percent-encodes s per RFC 3986, keeping '/' when keepSlash.
-func escape(s string, keepSlash bool) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || (keepSlash && c == '/') {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
-	}
-	return b.String()
 }

@@ -290,3 +290,39 @@ func diff(got, want []string) []string {
 	}
 	return out
 }
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		name         string
+		method, key  string
+		query        string
+		v1, v2, filt bool
+	}{
+		{"plain v1", "GET", "", "", true, false, false},
+		{"v1 params", "GET", "", "prefix=a/&delimiter=/&marker=m&max-keys=3&encoding-type=url", true, false, false},
+		{"v1 presigned", "GET", "", "prefix=a&X-Amz-Signature=x&X-Amz-Credential=c", true, false, false},
+		{"v1 sigv2 query", "GET", "", "AWSAccessKeyId=a&Signature=s&Expires=1", true, false, false},
+		{"v2", "GET", "", "list-type=2&prefix=a/", false, true, false},
+		{"v2 filtered", "GET", "", "list-type=2&prefix=a/b&delimiter=/", false, true, true},
+		{"v1 filtered", "GET", "", "prefix=ab&delimiter=/", true, false, true},
+		{"prefix without delimiter", "GET", "", "prefix=ab", true, false, false},
+		{"uploads", "GET", "", "uploads", false, false, false},
+		{"session", "GET", "", "session", false, false, false},
+		{"object", "GET", "k", "", false, false, false},
+		{"head", "HEAD", "", "", false, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, _ := url.ParseQuery(tt.query)
+			if got := IsListObjectsV1(tt.method, tt.key, q); got != tt.v1 {
+				t.Errorf("IsListObjectsV1 = %v", got)
+			}
+			if got := IsListObjectsV2(tt.method, tt.key, q); got != tt.v2 {
+				t.Errorf("IsListObjectsV2 = %v", got)
+			}
+			if got := NeedsPrefixFilter(q); got != tt.filt {
+				t.Errorf("NeedsPrefixFilter = %v", got)
+			}
+		})
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+
+	"github.com/s3xproxy/s3xproxy/signing"
 )
 
 // AliasBucket is a configured alias listed by ListBuckets next to the real
@@ -67,12 +69,13 @@ func ListBuckets(w http.ResponseWriter, r *http.Request, up Upstream, in ListBuc
 	for _, a := range in.Aliases {
 		dates[a.Target] = ""
 	}
-	var bw *bucketsWriter
+	l := &bucketLister{w: w, r: r, up: up, in: in, dates: dates}
 	for _, region := range regions {
-		if done, err := listRegion(w, r, up, region, in, dates, &bw); done || err != nil {
+		if done, err := l.region(region); done || err != nil {
 			return err
 		}
 	}
+	bw := l.bw
 	if bw == nil {
 		bw = beginBuckets(w, in)
 	}
@@ -92,12 +95,22 @@ func ListBuckets(w http.ResponseWriter, r *http.Request, up Upstream, in ListBuc
 	return nil
 }
 
-// listRegion streams one region's buckets, starting the response on the
-// first successful page (*bw). It returns done when it answered the request
+// bucketLister is one ListBuckets answer in progress, region by region.
+type bucketLister struct {
+	w     http.ResponseWriter
+	r     *http.Request
+	up    Upstream
+	in    ListBucketsInput
+	dates map[string]string // alias target → CreationDate, filled as listed
+	bw    *bucketsWriter    // nil until the response started
+}
+
+// region streams one region's buckets, starting the response on the first
+// successful page (l.bw). It returns done when it answered the request
 // with an upstream error response, or an error when nothing was written
 // yet; a failure after the response was started aborts it.
-func listRegion(w http.ResponseWriter, r *http.Request, up Upstream, region string, in ListBucketsInput,
-	dates map[string]string, bw **bucketsWriter) (done bool, err error) {
+func (l *bucketLister) region(region string) (done bool, err error) {
+	w, r, up, in, dates, bw := l.w, l.r, l.up, l.in, l.dates, &l.bw
 	token := ""
 	for {
 		resp, err := listDirectoryBuckets(r.Context(), up, region, token)
@@ -135,7 +148,7 @@ func listDirectoryBuckets(ctx context.Context, up Upstream, region, token string
 	if token != "" {
 		v.Set("continuation-token", token)
 	}
-	resp, err := up.Control(ctx, region, http.MethodGet, "/", canonicalQuery(v))
+	resp, err := up.Control(ctx, ControlRequest{Region: region, Method: http.MethodGet, Path: "/", RawQuery: signing.EncodeQuery(v)})
 	if err != nil {
 		return nil, fmt.Errorf("compat: list directory buckets in %s: %w", region, err)
 	}

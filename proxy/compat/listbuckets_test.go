@@ -118,11 +118,11 @@ type downUpstream struct{}
 
 var errDown = errors.New("dial tcp: connection refused")
 
-func (downUpstream) Bucket(context.Context, string, string, string, string, http.Header) (*http.Response, error) {
+func (downUpstream) Bucket(context.Context, BucketRequest) (*http.Response, error) {
 	return nil, errDown
 }
 
-func (downUpstream) Control(context.Context, string, string, string, string) (*http.Response, error) {
+func (downUpstream) Control(context.Context, ControlRequest) (*http.Response, error) {
 	return nil, errDown
 }
 

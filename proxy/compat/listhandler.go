@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/s3xproxy/s3xproxy/proxy/s3err"
+	"github.com/s3xproxy/s3xproxy/signing"
 )
 
 // ListObjectsV1 answers GET /<bucket>?[prefix][&delimiter][&marker]
@@ -96,7 +97,7 @@ func forward(w http.ResponseWriter, r *http.Request, up Upstream, bucket string,
 			h[k] = vv
 		}
 	}
-	resp, err := up.Bucket(r.Context(), bucket, http.MethodGet, "", canonicalQuery(v), h)
+	resp, err := up.Bucket(r.Context(), BucketRequest{Bucket: bucket, Method: http.MethodGet, RawQuery: signing.EncodeQuery(v), Header: h})
 	if err != nil {
 		return fmt.Errorf("compat: list %s: %w", bucket, err)
 	}

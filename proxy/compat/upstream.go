@@ -5,29 +5,44 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+
+	"github.com/s3xproxy/s3xproxy/signing"
 )
 
 // Upstream sends signed requests on the caller's behalf. It is implemented
 // by the proxy core; implementations must be safe for concurrent use.
 type Upstream interface {
-	// Bucket sends method /<key>?rawQuery to the bucket's Zonal endpoint,
-	// session-signed, with the extra headers h (may be nil), and returns the
-	// response whatever its status (the caller closes the body). bucket is
-	// the name the handler was given (an implementation may instead route
-	// by a target it already resolved for the request); key is the decoded
-	// object key ("" for bucket-level requests); rawQuery is canonically
-	// encoded.
-	Bucket(ctx context.Context, bucket, method, key, rawQuery string, h http.Header) (*http.Response, error)
-	// Control sends method path?rawQuery to s3express-control.<region>,
-	// IAM-signed, and returns the response whatever its status (the caller
-	// closes the body).
-	Control(ctx context.Context, region, method, path, rawQuery string) (*http.Response, error)
+	// Bucket sends req to the bucket's Zonal endpoint, session-signed, and
+	// returns the response whatever its status (the caller closes the
+	// body).
+	Bucket(ctx context.Context, req BucketRequest) (*http.Response, error)
+	// Control sends req to s3express-control.<region>, IAM-signed, and
+	// returns the response whatever its status (the caller closes the
+	// body).
+	Control(ctx context.Context, req ControlRequest) (*http.Response, error)
 }
 
-// hopHeaders are not copied from an upstream response.
-var hopHeaders = map[string]bool{
-	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Te": true,
-	"Trailer": true, "Transfer-Encoding": true, "Upgrade": true, "Content-Length": true,
+// BucketRequest is a request to a bucket's Zonal endpoint: Method
+// /<Key>?RawQuery.
+type BucketRequest struct {
+	// Bucket is the name the handler was given; an implementation may
+	// instead route by a target it already resolved for the request.
+	Bucket string
+	Method string
+	// Key is the decoded object key, "" for bucket-level requests.
+	Key string
+	// RawQuery is canonically encoded (signing.EncodeQuery).
+	RawQuery string
+	// Header holds extra headers; nil for none.
+	Header http.Header
+}
+
+// ControlRequest is a request to a region's control endpoint: Method
+// Path?RawQuery.
+type ControlRequest struct {
+	Region, Method, Path string
+	// RawQuery is canonically encoded (signing.EncodeQuery).
+	RawQuery string
 }
 
 // copyResponse sends an upstream response (typically an S3 error) to the
@@ -39,7 +54,8 @@ var hopHeaders = map[string]bool{
 func copyResponse(w http.ResponseWriter, resp *http.Response) {
 	h := w.Header()
 	for k, vv := range resp.Header {
-		if hopHeaders[k] {
+		// Content-Length is set below, from the body actually copied.
+		if signing.IsHopHeader(k) || k == "Content-Length" {
 			continue
 		}
 		h[k] = append([]string(nil), vv...)

@@ -44,19 +44,23 @@ type Options struct {
 	// Listen is the plain HTTP address; "" disables it.
 	Listen string
 	// TLSListen is the HTTPS address; used unless TLSMode is TLSOff.
+	// Default "": required by the TLS modes.
 	TLSListen string
 	// TLSMode is TLSOff (default when ""), TLSFiles, TLSACME or TLSSelfSigned.
 	TLSMode TLSMode
 	// CertFile and KeyFile are the PEM pair for TLSFiles. They are re-read
 	// by ReloadCertificates and whenever either file's mtime changes.
+	// Default "": required by TLSFiles.
 	CertFile, KeyFile string
 	// SelfSignedNames are extra SANs for TLSSelfSigned (localhost,
-	// 127.0.0.1 and ::1 are always included).
+	// 127.0.0.1 and ::1 are always included). Default: none.
 	SelfSignedNames []string
-	// ACME configures TLSACME.
+	// ACME configures TLSACME. Default: the zero ACMEOptions, whose
+	// defaults are documented there.
 	ACME ACMEOptions
 	// HTTPRedirect makes the plain listener answer 308 to https:// (TLS
-	// modes only; ACME http-01 challenges are still served).
+	// modes only; ACME http-01 challenges are still served). Default
+	// false.
 	HTTPRedirect bool
 
 	ReadHeaderTimeout time.Duration // default DefaultReadHeaderTimeout
@@ -86,7 +90,7 @@ type Options struct {
 	// activation; tests that must know the ports first). The Server owns
 	// and closes them.
 	Listeners Listeners
-	// PProf mounts /debug/pprof/ on the admin listener.
+	// PProf mounts /debug/pprof/ on the admin listener. Default false.
 	PProf bool
 	// AdminToken is the bearer token POST /-/reload and /debug/pprof/
 	// require ("Authorization: Bearer <token>"). When it is "" they are

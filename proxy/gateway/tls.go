@@ -47,11 +47,12 @@ type ACMEOptions struct {
 	Roots *x509.CertPool
 	// Email is the ACME account contact; may be empty.
 	Email string
-	// Domains are managed from Start on (obtained and renewed).
+	// Domains are managed from Start on (obtained and renewed). Default:
+	// none.
 	Domains []string
 	// OnDemand obtains certificates during the TLS handshake for names
 	// Decide accepts. Never enable it without a strict Decide: every
-	// accepted name costs an ACME order.
+	// accepted name costs an ACME order. Default false.
 	OnDemand bool
 	// Decide is the on-demand decision; a non-nil error refuses the name
 	// (the handshake fails and nothing is requested from the CA). Required
@@ -125,7 +126,7 @@ func modTime(path string) (time.Time, error) {
 
 // certPointer holds the current certificate for GetCertificate.
 type certPointer struct {
-	mu sync.RWMutex
+	mu sync.RWMutex // guards c
 	c  *tls.Certificate
 }
 

@@ -43,21 +43,25 @@ type Options struct {
 	// Region is the default region, used when a zone id is neither in Zones
 	// nor follows the prefix rule. Required.
 	Region string
-	// Zones maps zone ids to regions, ahead of the prefix rule.
+	// Zones maps zone ids to regions, ahead of the prefix rule. Default:
+	// none.
 	Zones map[string]string
 	// FIPS and Dualstack select the host variants of protocol notes §1.3.
+	// Default false: the plain IPv4 endpoints.
 	FIPS, Dualstack bool
 	// Scheme is "https" (default) or "http" (emulator only).
 	Scheme string
 	// DNSSuffix, when set, replaces the partition's suffix (amazonaws.com, or
-	// amazonaws.com.cn for cn-* regions) for every region.
+	// amazonaws.com.cn for cn-* regions) for every region. Default "": the
+	// partition's own.
 	DNSSuffix string
-	// Aliases are resolved before anything else.
+	// Aliases are resolved before anything else. Default: none.
 	Aliases []Alias
 	// DenyUnlisted allows only alias names, alias targets and Allow.
+	// Default false.
 	DenyUnlisted bool
 	// Allow lists directory bucket names reachable under DenyUnlisted (alias
-	// names may appear too; aliases are always reachable).
+	// names may appear too; aliases are always reachable). Default: none.
 	Allow []string
 	// DefaultZone, when set (a zone id such as usw2-az1), makes a valid
 	// general purpose name that is not an alias mean the directory bucket

@@ -46,7 +46,7 @@ const (
 
 // env is one proxy in front of one emulator.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	emu   *emulator.Emulator
 	proxy *proxy.Proxy
 	srv   *httptest.Server
@@ -70,7 +70,7 @@ type envConfig struct {
 
 // newEnv starts an emulator with buckets data and other, and a proxy with
 // three local identities in front of it, both closed by t.Cleanup.
-func newEnv(t *testing.T, cfg envConfig) *env {
+func newEnv(t testing.TB, cfg envConfig) *env {
 	t.Helper()
 	eo := cfg.emu
 	eo.Credentials = map[string]string{iamKey: iamSecret}

@@ -313,3 +313,146 @@ func TestConformanceListObjectsV2(t *testing.T) {
 		})
 	}
 }
+
+func getBytes(t *testing.T, c *s3.Client, bucket, key string) []byte {
+	t.Helper()
+	out, err := c.GetObject(ctxT(t), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("GetObject %s/%s: %v", bucket, key, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Fatalf("read %s: %v", key, err)
+	}
+	return b
+}
+
+func TestConformanceCopyDelete(t *testing.T) {
+	e := startTLS(t)
+	c := sdkClient(t, e, func(o *s3.Options) { o.RetryMaxAttempts = 1 })
+	ctx := ctxT(t)
+	data := randBytes(3000)
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(testBucket), Key: aws.String("src key+1"), Body: bytes.NewReader(data),
+		ContentType: aws.String("text/x-test"), Metadata: map[string]string{"color": "blue"}}); err != nil {
+		t.Fatalf("PutObject: %v", err)
+	}
+	e.ResetStats()
+	cp, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String(testBucket), Key: aws.String("dst"), CopySource: aws.String(testBucket + "/src%20key%2B1")})
+	if err != nil {
+		t.Fatalf("CopyObject: %v", err)
+	}
+	if st := e.Stats(); st.IAMRequests["CopyObject"] != 1 || st.SessionRequests["CopyObject"] != 0 {
+		t.Errorf("CopyObject auth: iam %v session %v, want IAM-signed", st.IAMRequests, st.SessionRequests)
+	}
+	if cp.CopyObjectResult == nil || aws.ToString(cp.CopyObjectResult.ETag) == "" {
+		t.Fatalf("CopyObjectResult = %+v", cp.CopyObjectResult)
+	}
+	if got := getBytes(t, c, testBucket, "dst"); !bytes.Equal(got, data) {
+		t.Fatal("copied bytes differ")
+	}
+	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(testBucket), Key: aws.String("dst")})
+	if err != nil || aws.ToString(head.ContentType) != "text/x-test" || head.Metadata["color"] != "blue" || head.StorageClass != types.StorageClassExpressOnezone {
+		t.Fatalf("HeadObject dst: %v %+v", err, head)
+	}
+	// Cross-bucket copy with REPLACE metadata.
+	if _, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String(otherBkt), Key: aws.String("x"), CopySource: aws.String(testBucket + "/dst"),
+		MetadataDirective: types.MetadataDirectiveReplace, Metadata: map[string]string{"color": "red"}}); err != nil {
+		t.Fatalf("CopyObject cross-bucket: %v", err)
+	}
+	h2, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(otherBkt), Key: aws.String("x")})
+	if err != nil || h2.Metadata["color"] != "red" || aws.ToInt64(h2.ContentLength) != 3000 {
+		t.Fatalf("HeadObject other/x: %v %+v", err, h2)
+	}
+	// Copy onto itself without changes is illegal, as in S3.
+	_, err = c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String(testBucket), Key: aws.String("dst"), CopySource: aws.String(testBucket + "/dst")})
+	if httpStatus(err) != 400 || apiCode(err) != "InvalidRequest" {
+		t.Errorf("self copy err = %v, want 400 InvalidRequest", err)
+	}
+	// DeleteObject, then HEAD is 404.
+	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(testBucket), Key: aws.String("src key+1")}); err != nil {
+		t.Fatalf("DeleteObject: %v", err)
+	}
+	if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(testBucket), Key: aws.String("src key+1")}); httpStatus(err) != 404 {
+		t.Fatalf("HeadObject deleted: %v, want 404", err)
+	}
+	// DeleteObjects (the SDK sends a CRC32 checksum, no Content-MD5).
+	del, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(testBucket), Delete: &types.Delete{Objects: []types.ObjectIdentifier{
+		{Key: aws.String("dst")}, {Key: aws.String("never-existed")}}}})
+	if err != nil || len(del.Deleted) != 2 || len(del.Errors) != 0 {
+		t.Fatalf("DeleteObjects: %v %+v", err, del)
+	}
+	if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(testBucket), Key: aws.String("dst")}); httpStatus(err) != 404 {
+		t.Fatalf("HeadObject after DeleteObjects: %v, want 404", err)
+	}
+	if _, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String("dst")}); apiCode(err) != "NoSuchKey" {
+		t.Fatalf("GetObject after delete: %v, want NoSuchKey", err)
+	}
+}
+
+func TestConformancePresignedGet(t *testing.T) {
+	e := startTLS(t)
+	c := sdkClient(t, e)
+	ctx := ctxT(t)
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(testBucket), Key: aws.String("pre/signed"), Body: strings.NewReader("presigned body")}); err != nil {
+		t.Fatalf("PutObject: %v", err)
+	}
+	ps := s3.NewPresignClient(c)
+	req, err := ps.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String("pre/signed")}, s3.WithPresignExpires(time.Minute))
+	if err != nil {
+		t.Fatalf("PresignGetObject: %v", err)
+	}
+	if !strings.Contains(req.URL, "X-Amz-S3session-Token=") {
+		t.Errorf("presigned URL lacks X-Amz-S3session-Token: %s", req.URL)
+	}
+	hc := &http.Client{Transport: e.Transport()}
+	resp, err := hc.Get(req.URL)
+	if err != nil {
+		t.Fatalf("GET presigned: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "presigned body" {
+		t.Fatalf("presigned GET = %d %q", resp.StatusCode, body)
+	}
+	if st := e.Stats(); st.SessionRequests["GetObject"] != 1 {
+		t.Errorf("presigned GET not counted as session-signed: %+v", st.SessionRequests)
+	}
+}
+
+// TestConformanceKeys round-trips awkward keys through the SDK: the key is
+// the percent-decoded path, and signatures are computed on the re-encoded
+// canonical form.
+func TestConformanceKeys(t *testing.T) {
+	e := startTLS(t)
+	c := sdkClient(t, e, func(o *s3.Options) { o.RetryMaxAttempts = 1 })
+	ctx := ctxT(t)
+	keys := []string{"a b", "plus+sign", "tilde~x", "unicode/é/日本", "double//slash", "trailing/", "pct%2Fliteral", "semi;colon=eq&amp", "star*(paren)!", "q?mark#hash"}
+	for _, k := range keys {
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(testBucket), Key: aws.String(k), Body: strings.NewReader(k)}); err != nil {
+			t.Fatalf("PutObject %q: %v", k, err)
+		}
+		if got := getBytes(t, c, testBucket, k); string(got) != k {
+			t.Fatalf("GetObject %q = %q", k, got)
+		}
+	}
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(testBucket), Key: aws.String("empty"), Body: strings.NewReader("")}); err != nil {
+		t.Fatalf("PutObject empty: %v", err)
+	}
+	if got := getBytes(t, c, testBucket, "empty"); len(got) != 0 {
+		t.Fatalf("empty object = %q", got)
+	}
+	out, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(testBucket)})
+	if err != nil {
+		t.Fatalf("ListObjectsV2: %v", err)
+	}
+	listed := map[string]bool{}
+	for _, o := range out.Contents {
+		listed[aws.ToString(o.Key)] = true
+	}
+	for _, k := range append(keys, "empty") {
+		if !listed[k] {
+			t.Errorf("key %q not listed (listed %v)", k, listed)
+		}
+	}
+}

@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/s3xproxy/s3xproxy/proxy/s3err"
@@ -46,7 +48,7 @@ func TestCheckSigV2Scope(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			o := Classify(tt.method, tt.bucket, tt.key, q, http.Header{})
+			o := Classify(ClassifyInput{Method: tt.method, Bucket: tt.bucket, Key: tt.key, Query: q, Header: http.Header{}})
 			err = checkSigV2Scope(tt.auth, o, q)
 			if !tt.refused {
 				if err != nil {
@@ -88,5 +90,31 @@ func TestOperationTableSigV2(t *testing.T) {
 		if err := checkSigV2Scope(signing.AuthSigV2Header, Operation{Name: "X"}, q); err == nil {
 			t.Errorf("?%s passed for SigV2", name)
 		}
+	}
+}
+
+// TestCopySourceCheckedBeforePayload: the copy source is authorized with
+// the rest of the request (admit), before the payload checks, so a
+// CopyObject whose source the identity may not read is 403 AccessDenied
+// even when it also carries a malformed Content-MD5.
+func TestCopySourceCheckedBeforePayload(t *testing.T) {
+	up := &fakeUpstream{}
+	_, srv := newTestProxy(t, up, func(o *Options) {
+		o.Credentials[0].Buckets = []string{"data"}
+	})
+	req := newReq(t, http.MethodPut, srv.URL+"/data/dst", nil)
+	req.Header.Set("X-Amz-Copy-Source", "/other--usw2-az1--x-s3/src")
+	req.Header.Set("Content-Md5", "not-base64")
+	resp, err := http.DefaultClient.Do(sign(t, req, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "<Code>AccessDenied</Code>") {
+		t.Fatalf("got %d %s, want 403 AccessDenied", resp.StatusCode, b)
+	}
+	if n := len(up.seen()); n != 0 {
+		t.Errorf("%d requests reached the upstream", n)
 	}
 }
