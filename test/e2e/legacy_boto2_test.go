@@ -100,29 +100,8 @@ func TestLegacyBoto2(t *testing.T) {
 	for _, style := range []string{"path", "vhost"} {
 		t.Run(style, func(t *testing.T) {
 			prefix := "boto2-" + style + "/"
-			e.emu.ResetStats()
-			n := len(e.recs.all())
-			vars := []string{"S3X_PORT=" + port, "AWS_ACCESS_KEY_ID=" + rwKey, "AWS_SECRET_ACCESS_KEY=" + rwSecret,
-				"BOTO_CONFIG=" + botoCfg, "BOTO_PATH=" + botoCfg}
-			out, code := c.run(t, vars, "", pythonPath, script, style, aliasData, prefix)
-			mustOK(t, "boto2 "+style, out, code)
-			var res struct {
-				Auth             string
-				Flat, Tops, Left []string
-				Paged            int
-			}
-			if err := json.Unmarshal(bytes.TrimSpace([]byte(out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:])), &res); err != nil {
-				t.Fatalf("boto2 output: %v:\n%s", err, out)
-			}
-			if res.Auth != "HmacAuthV1Handler" {
-				t.Errorf("boto signed with %s, want HmacAuthV1Handler (SigV2)", res.Auth)
-			}
-			wantFlat := []string{prefix + "big", prefix + "dir/a", prefix + "dir/b", prefix + "small file"}
-			if !slices.Equal(res.Flat, wantFlat) || !slices.Equal(res.Tops, []string{prefix + "big", prefix + "dir/", prefix + "small file"}) ||
-				res.Paged != 1 || len(res.Left) != 0 {
-				t.Errorf("listings %+v, want flat %v", res, wantFlat)
-			}
-			recs := e.recs.all()[n:]
+			recs := runBoto2(t, e, c, boto2Run{script: script, botoCfg: botoCfg, port: port, style: style,
+				prefix: prefix, wantAuth: "HmacAuthV1Handler"})
 			hosts := 0
 			for _, r := range recs {
 				if r.AuthType != "sigv2" || r.Identity != rwKey || r.Status >= 300 && r.Status != 404 {
@@ -140,4 +119,43 @@ func TestLegacyBoto2(t *testing.T) {
 				"ListObjectsV2", "DeleteObject", "DeleteObjects")
 		})
 	}
+}
+
+// boto2Run is one run of boto2Script through the proxy.
+type boto2Run struct {
+	script, botoCfg, port, style, prefix string
+	vars                                 []string // extra environment
+	wantAuth                             string   // the boto auth handler class it must sign with
+}
+
+// runBoto2 runs boto2Script (put, get, multipart, list V1 with and without
+// delimiter and paged, delete, multi delete), checks the handler boto
+// signed with and the listings it saw, and returns the run's access
+// records.
+func runBoto2(t *testing.T, e *env, c *cliEnv, r boto2Run) []proxy.Record {
+	t.Helper()
+	e.emu.ResetStats()
+	n := len(e.recs.all())
+	vars := append([]string{"S3X_PORT=" + r.port, "AWS_ACCESS_KEY_ID=" + rwKey, "AWS_SECRET_ACCESS_KEY=" + rwSecret,
+		"BOTO_CONFIG=" + r.botoCfg, "BOTO_PATH=" + r.botoCfg}, r.vars...)
+	out, code := c.run(t, vars, "", pythonPath, r.script, r.style, aliasData, r.prefix)
+	mustOK(t, "boto2 "+r.wantAuth+" "+r.style, out, code)
+	var res struct {
+		Auth             string
+		Flat, Tops, Left []string
+		Paged            int
+	}
+	if err := json.Unmarshal(bytes.TrimSpace([]byte(out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:])), &res); err != nil {
+		t.Fatalf("boto2 output: %v:\n%s", err, out)
+	}
+	if res.Auth != r.wantAuth {
+		t.Errorf("boto signed with %s, want %s", res.Auth, r.wantAuth)
+	}
+	p := r.prefix
+	wantFlat := []string{p + "big", p + "dir/a", p + "dir/b", p + "small file"}
+	if !slices.Equal(res.Flat, wantFlat) || !slices.Equal(res.Tops, []string{p + "big", p + "dir/", p + "small file"}) ||
+		res.Paged != 1 || len(res.Left) != 0 {
+		t.Errorf("listings %+v, want flat %v", res, wantFlat)
+	}
+	return e.recs.all()[n:]
 }

@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"encoding/json"
-	"slices"
 	"strings"
 	"testing"
 
@@ -35,29 +32,8 @@ func TestLegacyBoto2SigV4(t *testing.T) {
 	for _, style := range []string{"path"} {
 		t.Run(style, func(t *testing.T) {
 			prefix := "boto2v4-" + style + "/"
-			e.emu.ResetStats()
-			n := len(e.recs.all())
-			vars := []string{"S3X_PORT=" + port, "AWS_ACCESS_KEY_ID=" + rwKey, "AWS_SECRET_ACCESS_KEY=" + rwSecret,
-				"BOTO_CONFIG=" + botoCfg, "BOTO_PATH=" + botoCfg, "S3X_HOST=s3.localhost", "S3X_SIGV4_REGION=us-west-2"}
-			out, code := c.run(t, vars, "", pythonPath, script, style, aliasData, prefix)
-			mustOK(t, "boto2 SigV4 "+style, out, code)
-			var res struct {
-				Auth             string
-				Flat, Tops, Left []string
-				Paged            int
-			}
-			if err := json.Unmarshal(bytes.TrimSpace([]byte(out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:])), &res); err != nil {
-				t.Fatalf("boto2 output: %v:\n%s", err, out)
-			}
-			if res.Auth != "S3HmacAuthV4Handler" {
-				t.Errorf("boto signed with %s, want S3HmacAuthV4Handler (SigV4)", res.Auth)
-			}
-			wantFlat := []string{prefix + "big", prefix + "dir/a", prefix + "dir/b", prefix + "small file"}
-			if !slices.Equal(res.Flat, wantFlat) || !slices.Equal(res.Tops, []string{prefix + "big", prefix + "dir/", prefix + "small file"}) ||
-				res.Paged != 1 || len(res.Left) != 0 {
-				t.Errorf("listings %+v, want flat %v", res, wantFlat)
-			}
-			recs := e.recs.all()[n:]
+			recs := runBoto2(t, e, c, boto2Run{script: script, botoCfg: botoCfg, port: port, style: style, prefix: prefix,
+				vars: []string{"S3X_HOST=s3.localhost", "S3X_SIGV4_REGION=us-west-2"}, wantAuth: "S3HmacAuthV4Handler"})
 			for _, r := range recs {
 				if !strings.HasPrefix(r.AuthType, "sigv4") || r.Identity != rwKey || r.Status >= 300 && r.Status != 404 {
 					t.Errorf("record %+v: want sigv4 by %s, success", r, rwKey)
