@@ -31,15 +31,15 @@ func isUpstreamClockSkew(err error) bool {
 	return errors.As(err, &up) && up.Code == codeClockSkew
 }
 
-// clockSkewAnswer is what modifyResponse does with a data request's
-// upstream answer refusing the proxy's clock: it marks the call and returns
-// the error the client gets instead (503, naming the proxy's clock, as a
-// CreateSession refused the same way); nil for any other answer.
+// clockSkewAnswer is the error a client gets instead of an upstream answer
+// refusing the proxy's clock (503, naming the proxy's clock, as for a
+// CreateSession refused the same way), for forwarded requests
+// (modifyResponse) and handlers' calls (Proxy.Upstream) alike; nil for any
+// other answer. attempt has marked the call.
 func clockSkewAnswer(c *call, resp *http.Response) error {
 	if resp.StatusCode != http.StatusForbidden || c.errorCode != codeClockSkew {
 		return nil
 	}
-	c.clockSkew = true
 	e := s3err.ErrUpstreamClockSkew
 	return s3err.Wrap(errUpstreamClockSkew, e.Status, e.Code, e.Message)
 }

@@ -112,6 +112,7 @@ func (t *signingTransport) attempt(req *http.Request, c *call) (*http.Response, 
 	c.errorCode = ""
 	if resp.StatusCode >= 400 && req.Method != http.MethodHead {
 		c.errorCode = peekErrorCode(resp)
+		c.clockSkew = c.clockSkew || resp.StatusCode == http.StatusForbidden && c.errorCode == codeClockSkew
 	}
 	return resp, used, nil
 }
@@ -249,7 +250,8 @@ type UpstreamTarget struct {
 func (p *Proxy) Upstream(ctx context.Context, req *http.Request, to UpstreamTarget) (*http.Response, error) {
 	target := to.Target
 	c := &call{target: target, auth: to.Auth, mode: to.Mode}
-	if x := exchangeFrom(ctx); x != nil {
+	x := exchangeFrom(ctx)
+	if x != nil {
 		c.client = x.call.client
 	}
 	if p.opts.SessionMode == SessionModeIAM || target.Bucket == "" {
@@ -266,14 +268,21 @@ func (p *Proxy) Upstream(ctx context.Context, req *http.Request, to UpstreamTarg
 		req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
 	}
 	resp, err := p.transport.RoundTrip(req.WithContext(withCall(ctx, c)))
-	if x := exchangeFrom(ctx); x != nil { // a handler's call: into its record
+	if x != nil { // a handler's call: into its record
 		x.call.upstream += c.upstream
 		x.call.retried = x.call.retried || c.retried
+		x.call.clockSkew = x.call.clockSkew || c.clockSkew
 		if x.call.session == "" || c.session == session.Miss {
 			x.call.session = c.session
 		}
 		if c.errorCode != "" {
 			x.rec.ErrorCode = c.errorCode
+		}
+	}
+	if err == nil {
+		if skew := clockSkewAnswer(c, resp); skew != nil {
+			resp.Body.Close()
+			return nil, skew
 		}
 	}
 	return resp, err
