@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/s3xproxy/s3xproxy/proxy/compat"
@@ -25,19 +24,6 @@ import (
 // zone no handler is installed and both stay 501 (unsupported): a client
 // that can write a directory-bucket configuration calls the control
 // endpoint itself.
-
-// addBucketHandlers installs the CreateBucket and DeleteBucket handlers
-// when Options.DefaultZone is set, unless Options.Handlers overrides them.
-func (p *Proxy) addBucketHandlers(h map[string]Handler) {
-	if p.opts.DefaultZone == "" {
-		return
-	}
-	for name, fn := range map[string]Handler{"CreateBucket": p.createBucket, "DeleteBucket": p.deleteBucket} {
-		if _, set := p.opts.Handlers[name]; !set {
-			h[name] = fn
-		}
-	}
-}
 
 // errBucketAccess answers a bucket lifecycle call by an identity without
 // Credential.CreateBuckets.
@@ -83,7 +69,6 @@ func (p *Proxy) createBucket(w http.ResponseWriter, req *Request) error {
 	up := newUpstreamRequest(req.In.Context(), http.MethodPut, &url.URL{Path: "/" + t.Bucket}, h)
 	up.Body, up.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 	up.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	h.Set("Content-Length", strconv.Itoa(len(body)))
 	return p.bucketCall(w, req, up, http.StatusOK)
 }
 

@@ -42,7 +42,7 @@ func shimACL(req *Request) error { return compat.ACL(req.Header) }
 // the proxy serves itself.
 func (p *Proxy) defaultHandlers(issuer *localsession.Issuer) map[string]Handler {
 	lister := compat.NewLister(p.opts.Lister)
-	return map[string]Handler{
+	h := map[string]Handler{
 		"ListObjects": p.markingHandler(func(w http.ResponseWriter, req *Request) error {
 			return lister.ListObjectsV1(w, req.In, p.upstreamFor(req), req.Bucket, req.Query)
 		}),
@@ -58,6 +58,10 @@ func (p *Proxy) defaultHandlers(issuer *localsession.Issuer) map[string]Handler 
 			return p.createSession(w, req, issuer)
 		},
 	}
+	if p.opts.DefaultZone != "" { // bucket lifecycle (buckets.go)
+		h["CreateBucket"], h["DeleteBucket"] = p.createBucket, p.deleteBucket
+	}
+	return h
 }
 
 // listBuckets answers ListBuckets from ListDirectoryBuckets in the default

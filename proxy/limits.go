@@ -77,6 +77,8 @@ var singleHeaders = []string{
 	"X-Amz-Decoded-Content-Length",
 	"X-Amz-S3session-Token",
 	"X-Amz-Security-Token",
+	"X-Amz-Trailer",
+	"X-Amz-Write-Offset-Bytes",
 }
 
 // checkSingleHeaders refuses a request that repeats one of singleHeaders,

@@ -25,6 +25,8 @@ func TestCheckSingleHeaders(t *testing.T) {
 		{"two host fields", "b.s3.local", http.Header{"Host": {"b.s3.local", "b.s3.local"}}, "Host"},
 		{"two dates", "b.s3.local", http.Header{"X-Amz-Date": {"20260101T000000Z", "20260101T000000Z"}}, "X-Amz-Date"},
 		{"empty then real copy source", "b.s3.local", http.Header{"X-Amz-Copy-Source": {"", "/x/k"}}, "X-Amz-Copy-Source"},
+		{"two trailers", "b.s3.local", http.Header{"X-Amz-Trailer": {"x-amz-checksum-crc32", "x-amz-checksum-sha256"}}, "X-Amz-Trailer"},
+		{"two write offsets", "b.s3.local", http.Header{"X-Amz-Write-Offset-Bytes": {"0", "10"}}, "X-Amz-Write-Offset-Bytes"},
 		{"repeatable header", "b.s3.local", http.Header{"X-Amz-Meta-A": {"1", "2"}, "Accept": {"a", "b"}}, ""},
 	}
 	for _, tt := range tests {

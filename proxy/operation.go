@@ -17,7 +17,7 @@ var controlSubresources = []string{"policy", "encryption", "lifecycle", "invento
 //
 // The table is also the one list of operation-selecting query parameters
 // (selectsOperation): SigV2 signs only some query parameters, so a SigV2
-// request carrying any other of these is refused (sigv2scope.go).
+// request carrying any other of these is refused (auth.go, checkSigV2Scope).
 type selector struct {
 	params []string
 	value  string

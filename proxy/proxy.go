@@ -114,7 +114,6 @@ func (p *Proxy) newVerifier(opts *Options) (*localsession.Issuer, error) {
 // removes the default, so the operation gets 501.
 func (p *Proxy) handlers(opts map[string]Handler, issuer *localsession.Issuer) map[string]Handler {
 	handlers := p.defaultHandlers(issuer)
-	p.addBucketHandlers(handlers)
 	for name, h := range opts {
 		if h == nil {
 			delete(handlers, name)

@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/s3xproxy/s3xproxy/proxy/s3err"
-	"github.com/s3xproxy/s3xproxy/session"
 )
 
 // statusClientClosed is recorded (never sent) for a client that went away.
@@ -130,9 +129,6 @@ func classifyCall(c *call, err error) *s3err.Error {
 			e = s3err.Wrap(berr, 400, "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header.")
 		}
 		return e
-	}
-	if errors.Is(err, session.ErrThrottled) {
-		return s3err.From(err)
 	}
 	return s3err.FromTransport(err)
 }
