@@ -96,7 +96,8 @@ func (p *Proxy) bucketCall(w http.ResponseWriter, req *Request, up *http.Request
 		compat.CopyUpstream(w, resp)
 		return nil
 	}
-	if ok == http.StatusOK {
+	if ok == http.StatusOK { // CreateBucket: what was remembered of the name before is wrong now
+		p.cache.ForgetBucket(req.Target.Bucket)
 		w.Header().Set("Location", "/"+req.Bucket)
 		w.Header().Set("Content-Length", "0")
 	}

@@ -302,6 +302,22 @@ func (c *Cache) refreshAt(e *entry) time.Time {
 	return e.creds.Expiration.Add(-before)
 }
 
+// ForgetBucket drops every failure remembered for bucket (the negative
+// cache and the failure cache, all identities and modes), so the next Get
+// asks S3 again. Call it when the bucket has just been created: a NoSuchBucket
+// remembered from before would otherwise outlive it by up to NegativeTTL.
+// Only this process's cache is affected. Safe for concurrent use.
+func (c *Cache) ForgetBucket(bucket string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.negative.forgetBucket(bucket)
+	for key, e := range c.entries {
+		if key.Bucket == bucket {
+			e.err, e.errUntil = nil, time.Time{}
+		}
+	}
+}
+
 // Invalidate drops key's credentials if they are still creds (compared by
 // AccessKeyID), so the next Get creates a new session; when concurrent
 // requests all fail with the same session, only the first evicts it and

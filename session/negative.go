@@ -87,5 +87,16 @@ func (n *negativeCache) put(key Key, err error, until time.Time) {
 	n.entries[key] = n.lru.PushFront(&negative{key: key, err: err, until: until})
 }
 
+// forgetBucket drops every remembered failure of bucket, whatever the
+// identity and mode.
+func (n *negativeCache) forgetBucket(bucket string) {
+	for key, el := range n.entries {
+		if key.Bucket == bucket {
+			n.lru.Remove(el)
+			delete(n.entries, key)
+		}
+	}
+}
+
 // len is the number of remembered failures, current or not.
 func (n *negativeCache) len() int { return n.lru.Len() }

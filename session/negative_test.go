@@ -110,3 +110,34 @@ func TestThrottledLeavesNoEntry(t *testing.T) {
 		}
 	})
 }
+
+// TestForgetBucket: a bucket created after a NoSuchBucket was remembered
+// is usable at once once ForgetBucket is called for it (the proxy calls it
+// after a successful CreateBucket), and other buckets keep their failures.
+func TestForgetBucket(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		missing := &UpstreamError{Status: 404, Code: "NoSuchBucket", Message: "The specified bucket does not exist"}
+		exists := map[string]bool{}
+		f := &fakeCreator{err: func(bucket string) error {
+			if exists[bucket] {
+				return nil
+			}
+			return missing
+		}}
+		c := New(f, Options{})
+		defer c.Close()
+		for _, b := range []string{"fresh", "other"} {
+			if _, _, err := c.Get(t.Context(), key(b)); !errors.Is(err, missing) {
+				t.Fatalf("Get %s = %v, want NoSuchBucket", b, err)
+			}
+		}
+		exists["fresh"], exists["other"] = true, true
+		c.ForgetBucket("fresh")
+		if _, _, err := c.Get(t.Context(), key("fresh")); err != nil {
+			t.Errorf("Get after ForgetBucket = %v, want a session", err)
+		}
+		if _, _, err := c.Get(t.Context(), key("other")); !errors.Is(err, missing) {
+			t.Errorf("Get of another bucket = %v, want its remembered NoSuchBucket", err)
+		}
+	})
+}

@@ -260,3 +260,21 @@ func bucketNames(s string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestCreateBucketAfterNoSuchBucket: the "check, create if missing, write"
+// pattern of tools that make their bucket on first use. The first check's
+// NoSuchBucket is remembered (sessions.negative_ttl); a successful
+// CreateBucket through the proxy forgets it, so the write that follows
+// works at once instead of answering NoSuchBucket for half a minute.
+func TestCreateBucketAfterNoSuchBucket(t *testing.T) {
+	e := lifecycleEnv(t, nil)
+	if status, b, _ := bucketReq(t, e, http.MethodGet, "late", "k", false, rwCred, nil); status != http.StatusNotFound || s3Code(b) != "NoSuchBucket" {
+		t.Fatalf("GET before CreateBucket: %d %s, want 404 NoSuchBucket", status, b)
+	}
+	if status, b, _ := bucketReq(t, e, http.MethodPut, "late", "", false, rwCred, nil); status != http.StatusOK {
+		t.Fatalf("CreateBucket: %d %s", status, b)
+	}
+	if status, b, _ := bucketReq(t, e, http.MethodPut, "late", "k", false, rwCred, []byte("v")); status != http.StatusOK {
+		t.Fatalf("PUT right after CreateBucket: %d %s, want 200", status, b)
+	}
+}
