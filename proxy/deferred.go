@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 
@@ -34,12 +35,10 @@ const (
 	maxSettledBody    = 1 << 20
 )
 
-var (
-	errContentSHA256Required = s3err.New(http.StatusBadRequest, "InvalidRequest",
-		"Missing required header for this request: x-amz-content-sha256")
-	errUnverifiedAnswer = s3err.New(http.StatusForbidden, "AccessDenied",
-		"The upstream answered before the payload, which the request signature covers, was complete; its answer is not relayed to an unverified request.")
-)
+// errUnverifiedAnswer stands in for an upstream answer to a request whose
+// signature is still unchecked.
+var errUnverifiedAnswer = s3err.New(http.StatusForbidden, "AccessDenied",
+	"The upstream answered before the payload, which the request signature covers, was complete; its answer is not relayed to an unverified request.")
 
 // settleSignature checks now, by reading a bounded body, the signature of a
 // request whose signature covers its body, or leaves a large PutObject or
@@ -56,18 +55,20 @@ func settleSignature(x *exchange, res *signing.Result) error {
 	}
 	if res.ContentLength > limit || res.ContentLength < 0 && streamed {
 		if !streamed {
-			return errContentSHA256Required
+			return fmt.Errorf("%w: a body over %d bytes", signing.ErrContentSHA256Required, limit)
 		}
 		x.pending = res
 		return nil
 	}
+	// Grown as bytes arrive (not sized from Content-Length up front), so
+	// a client that declares a body and stalls holds little memory.
 	b, err := io.ReadAll(io.LimitReader(res.Body, limit+1))
 	res.Body.Close()
 	switch {
 	case err != nil:
-		return err
+		return bodyFailure(err)
 	case int64(len(b)) > limit: // a body of unknown length
-		return errContentSHA256Required
+		return fmt.Errorf("%w: a body over %d bytes", signing.ErrContentSHA256Required, limit)
 	case res.SignaturePending(): // cannot happen: the body's end runs the check
 		return errUnverifiedAnswer
 	}
@@ -102,11 +103,12 @@ func guardPending(x *exchange, resp *http.Response) error {
 // or ServiceUnavailable, which clients retry); anything else is
 // errUnverifiedAnswer.
 func unverifiedError(e *s3err.Error) *s3err.Error {
+	c := s3err.ErrUnavailable
 	switch {
 	case e.Status < 500:
 		return errUnverifiedAnswer
-	case e.Code == "SlowDown":
-		return s3err.New(http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
+	case e.Code == s3err.ErrSlowDown.Code:
+		c = s3err.ErrSlowDown
 	}
-	return s3err.ErrUnavailable
+	return s3err.Wrap(e.Err, c.Status, c.Code, c.Message) // the cause is logged, never sent
 }

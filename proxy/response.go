@@ -124,13 +124,21 @@ func classifyCall(c *call, err error) *s3err.Error {
 		return s3err.From(err)
 	}
 	if berr := c.bodyError(); berr != nil && !errors.Is(berr, errDetached) {
-		e = s3err.From(berr)
-		if e.Code == s3err.ErrInternal.Code {
-			e = s3err.Wrap(berr, 400, "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header.")
-		}
-		return e
+		return bodyFailure(berr)
 	}
 	return s3err.FromTransport(err)
+}
+
+// bodyFailure is the S3 error for a failure reading the client's body: a
+// check's own error (a payload or signature mismatch, a timeout), or for
+// anything else (a short body, a reset) IncompleteBody, which is the
+// client's doing and no internal error.
+func bodyFailure(err error) *s3err.Error {
+	e := s3err.From(err)
+	if e.Code == s3err.ErrInternal.Code {
+		e = s3err.Wrap(err, 400, "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+	}
+	return e
 }
 
 // causeString is the log form of an error's cause. Causes come from

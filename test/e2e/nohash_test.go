@@ -384,3 +384,37 @@ func TestMinioRecursiveListing(t *testing.T) {
 		}
 	}
 }
+
+// TestNoHashSmallBodyReset: a client that resets its connection part way
+// through a small upload without x-amz-content-sha256 (read whole before
+// anything else, to check its signature) went away by its own doing: the
+// request is recorded as IncompleteBody, not logged as an internal error,
+// and nothing reaches upstream.
+func TestNoHashSmallBodyReset(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	body := payload(32<<10, 12)
+	msg := noHashRequest(t, e, "PUT", "/data/reset/small", rwKey, rwSecret, body, body, nil)
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(e.srv.URL, "http://"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write(msg[:len(msg)-len(body)/2]); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.(*net.TCPConn).SetLinger(0) // close with a reset
+	conn.Close()
+	waitFor(t, "the access record of the reset upload", func() bool {
+		for _, r := range e.recs.all() {
+			if r.Operation == "PutObject" {
+				return true
+			}
+		}
+		return false
+	})
+	if rec := lastRecord(t, e, "PutObject"); rec.ErrorCode != "IncompleteBody" || rec.Upstream != 0 {
+		t.Errorf("record %d %q upstream %v, want IncompleteBody without an upstream call", rec.Status, rec.ErrorCode, rec.Upstream)
+	}
+	if strings.Contains(e.logs.String(), "internal error") {
+		t.Errorf("a client's reset was logged as an internal error:\n%s", e.logs.String())
+	}
+}
