@@ -70,7 +70,7 @@ func (c *Cache) store(e *entry, creds Credentials, err error, now time.Time) {
 		e.creds, e.hasCreds, e.issued = creds, true, now
 		e.err, e.errUntil = nil, time.Time{}
 		return
-	case errors.Is(err, ErrThrottled), errors.Is(err, ErrClosed), c.ctx.Err() != nil:
+	case errors.Is(err, ErrThrottled), c.ctx.Err() != nil: // ErrClosed comes only once c.ctx is done
 		// transient: not cached
 	case permanent(err):
 		c.negative.put(e.key, err, now.Add(c.opts.NegativeTTL))
@@ -141,8 +141,8 @@ func (c *Cache) sleep(d time.Duration) error {
 }
 
 // create calls the Creator on a context that ends after CreateTimeout or at
-// Close, and reports how long the call took. The caller holds a rate-limit
-// token (takeToken).
+// Close, and reports how long the call took. The caller was admitted
+// (admitGlobal).
 func (c *Cache) create(base context.Context, key Key) (creds Credentials, took time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(base, c.opts.CreateTimeout)
 	defer cancel()

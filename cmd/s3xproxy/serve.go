@@ -251,9 +251,7 @@ func (a *app) build(cfg *config.Config) (*generation, error) {
 	}
 	opts.Observer = a.metrics
 	opts.Sessions.Observer = a.metrics
-	if opts.LocalSessionKeys, err = a.sessionKeys(cfg, opts.LocalSessionKeys, logger); err != nil {
-		return nil, err
-	}
+	opts.LocalSessionKeys = a.sessionKeys(cfg, opts.LocalSessionKeys, logger)
 	opts.ReplayBudget = a.budget
 	decide, err := onDemandDecision(opts)
 	if err != nil {

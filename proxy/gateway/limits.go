@@ -30,17 +30,13 @@ const (
 	refuseTimeout = 2 * time.Second
 )
 
-// slowDown is the answer over a limit: S3's own throttling error, which
-// every S3 client retries with back-off.
-var slowDown = s3err.ErrSlowDown
-
-// writeSlowDown answers 503 SlowDown with Retry-After, as S3 XML.
+// writeSlowDown answers over a limit with S3's own throttling error, which
+// every S3 client retries with back-off (s3err.Write adds Retry-After to
+// every 503).
 func writeSlowDown(w http.ResponseWriter, r *http.Request) {
 	id := fmt.Sprintf("%016X", rand.Uint64())
-	h := w.Header()
-	h.Set("X-Amz-Request-Id", id)
-	h.Set("Retry-After", "1")
-	s3err.Write(w, r, slowDown, id)
+	w.Header().Set("X-Amz-Request-Id", id)
+	s3err.Write(w, r, s3err.ErrSlowDown, id)
 }
 
 // inFlight answers 503 SlowDown at once to a request that would take the

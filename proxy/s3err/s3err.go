@@ -144,9 +144,9 @@ func From(err error) *Error {
 	return Wrap(err, ErrInternal.Status, ErrInternal.Code, ErrInternal.Message)
 }
 
-// ErrUpstreamClockSkew answers a CreateSession the upstream refused with
-// RequestTimeTooSkewed: the proxy's clock is off, which only its operator
-// can fix.
+// ErrUpstreamClockSkew answers a request whose CreateSession, or the
+// request itself, the upstream refused with RequestTimeTooSkewed: the
+// proxy's clock is off, which only its operator can fix.
 var ErrUpstreamClockSkew = New(http.StatusServiceUnavailable, "ServiceUnavailable",
 	"The proxy's clock differs from the upstream's by more than 15 minutes (RequestTimeTooSkewed from the upstream); its operator must fix the proxy's clock.")
 
