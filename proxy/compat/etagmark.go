@@ -230,24 +230,28 @@ func partialSuffix(b []byte, tag string) int {
 // MarkETagsReader returns a reader of rc's bytes with every ETag element
 // marked (ETagMarker); closing it closes rc.
 func MarkETagsReader(rc io.ReadCloser) io.ReadCloser {
-	return &etagReader{rc: rc, buf: make([]byte, 32<<10)}
+	return &etagReader{rc: rc}
 }
 
+// etagReader reads rc into the caller's p and transforms from there into
+// out (never p's memory), so it needs no read buffer of its own.
 type etagReader struct {
 	rc  io.ReadCloser
 	m   ETagMarker
-	buf []byte // read buffer
 	out []byte // transformed bytes not yet returned
 	err error
 }
 
 func (r *etagReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	for len(r.out) == 0 {
 		if r.err != nil {
 			return 0, r.err
 		}
-		n, err := r.rc.Read(r.buf)
-		r.out = r.m.Transform(r.out[:0], r.buf[:n])
+		n, err := r.rc.Read(p)
+		r.out = r.m.Transform(r.out[:0], p[:n])
 		if err != nil {
 			if err == io.EOF {
 				r.out = r.m.Flush(r.out)
