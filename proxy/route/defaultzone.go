@@ -27,9 +27,6 @@ func validateDefaultZone(o *Options) error {
 	return nil
 }
 
-// DefaultZone returns Options.DefaultZone ("" when off).
-func (r *Router) DefaultZone() string { return r.opts.DefaultZone }
-
 // inDefaultZone returns the directory bucket a general purpose name means
 // under Options.DefaultZone: <name>--<zone>--x-s3. ok is false when the
 // option is off.
@@ -52,16 +49,30 @@ func (r *Router) resolveShort(name string) (t Target, handled bool, err error) {
 			"The specified bucket is not valid: "+name+"--"+r.opts.DefaultZone+
 				"--x-s3 is not a valid directory bucket name (at most 63 characters, no dots).")
 	}
+	t, err = r.resolveReal(name, real)
+	return t, true, err
+}
+
+// resolveReal routes the directory bucket real, which the client called
+// name (the same, or a short name under Options.DefaultZone), and caches
+// it under name; under DenyUnlisted only Allow buckets pass.
+func (r *Router) resolveReal(name, real string) (Target, error) {
 	if r.opts.DenyUnlisted && !r.allowed[real] {
-		return Target{}, true, s3err.Wrap(ErrNotAllowed, http.StatusForbidden, "AccessDenied", "Access Denied")
+		return Target{}, s3err.Wrap(ErrNotAllowed, http.StatusForbidden, "AccessDenied", "Access Denied")
 	}
-	name = strings.Clone(name) // may be a slice of the request URI
-	t, err = r.target(name, real, nil)
+	// A copy: name (and real, when it is name) may be a slice of the
+	// client's request URI, which the cache must not keep alive.
+	same := real == name
+	name = strings.Clone(name)
+	if same {
+		real = name
+	}
+	t, err := r.target(name, real, nil)
 	if err != nil {
-		return Target{}, true, err
+		return Target{}, err
 	}
 	r.remember(t)
-	return t.withOwnURL(), true, nil
+	return t.withOwnURL(), nil
 }
 
 // ClientName is the name a client uses for the real directory bucket

@@ -180,7 +180,7 @@ func validateOptions(o *Options) error {
 		return err
 	}
 	for z, reg := range o.Zones {
-		if !isLabelish(z) || !zoneLengths[len(z)] || strings.Contains(z, "--") {
+		if !validZoneID(z) {
 			return fmt.Errorf("route: zone %q is not a valid zone id", z)
 		}
 		if !validRegion(reg) {
@@ -204,18 +204,7 @@ func (r *Router) Resolve(name string) (Target, error) {
 		return v.(Target).withOwnURL(), nil
 	}
 	if IsDirectoryBucket(name) {
-		if r.opts.DenyUnlisted && !r.allowed[name] {
-			return Target{}, s3err.Wrap(ErrNotAllowed, http.StatusForbidden, "AccessDenied", "Access Denied")
-		}
-		// A copy: name may be a slice of the client's request URI, which
-		// the cache must not keep alive.
-		name = strings.Clone(name)
-		t, err := r.target(name, name, nil)
-		if err != nil {
-			return Target{}, err
-		}
-		r.remember(t)
-		return t.withOwnURL(), nil
+		return r.resolveReal(name, name)
 	}
 	// A name ending in --x-s3 that failed the directory rules is not a
 	// general purpose name either (validGeneralName rejects the suffix).
