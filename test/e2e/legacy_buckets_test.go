@@ -110,17 +110,7 @@ func TestLegacyBucketLifecycle(t *testing.T) {
 	}
 	t.Run("rclone mkdir rmdir", func(t *testing.T) {
 		needTool(t, rclonePath)
-		vars := []string{
-			"RCLONE_CONFIG=" + c.file(t, "rclone.conf", nil),
-			"RCLONE_CONFIG_S3X_TYPE=s3",
-			"RCLONE_CONFIG_S3X_PROVIDER=Other",
-			"RCLONE_CONFIG_S3X_ENV_AUTH=false",
-			"RCLONE_CONFIG_S3X_ACCESS_KEY_ID=" + rwKey,
-			"RCLONE_CONFIG_S3X_SECRET_ACCESS_KEY=" + rwSecret,
-			"RCLONE_CONFIG_S3X_ENDPOINT=" + e.srv.URL,
-			"RCLONE_CONFIG_S3X_REGION=" + region,
-			"RCLONE_CONFIG_S3X_FORCE_PATH_STYLE=true",
-		}
+		vars := c.rcloneVars(t, "rclone.conf")
 		rclone := func(args ...string) func(t *testing.T) (string, int) {
 			return func(t *testing.T) (string, int) {
 				return c.run(t, vars, "", rclonePath, append([]string{"--retries", "1", "--low-level-retries", "1"}, args...)...)

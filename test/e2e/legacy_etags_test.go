@@ -130,20 +130,11 @@ func TestLegacyRclone(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	c := newCLIEnv(t, e)
 	sdk := newSDKClient(e.srv.URL, rwKey, rwSecret)
-	vars := []string{
-		"RCLONE_CONFIG=" + c.file(t, "rclone.conf", nil),
-		"RCLONE_CONFIG_S3X_TYPE=s3",
-		"RCLONE_CONFIG_S3X_PROVIDER=Other",
-		"RCLONE_CONFIG_S3X_ENV_AUTH=false",
-		"RCLONE_CONFIG_S3X_ACCESS_KEY_ID=" + rwKey,
-		"RCLONE_CONFIG_S3X_SECRET_ACCESS_KEY=" + rwSecret,
-		"RCLONE_CONFIG_S3X_ENDPOINT=" + e.srv.URL,
-		"RCLONE_CONFIG_S3X_REGION=" + region,
-		"RCLONE_CONFIG_S3X_FORCE_PATH_STYLE=true",
+	vars := c.rcloneVars(t, "rclone.conf",
 		"RCLONE_CONFIG_S3X_NO_CHECK_BUCKET=true",
 		"RCLONE_CONFIG_S3X_UPLOAD_CUTOFF=5M",
 		"RCLONE_CONFIG_S3X_CHUNK_SIZE=5M",
-	}
+	)
 	rclone := func(t *testing.T, args ...string) (string, int) {
 		t.Helper()
 		return c.run(t, vars, "", rclonePath, append([]string{"--retries", "1", "--low-level-retries", "1"}, args...)...)

@@ -138,6 +138,24 @@ func (c *cliEnv) run(t *testing.T, extra []string, stdin string, prog string, ar
 	}
 }
 
+// rcloneVars is the environment that configures an rclone remote named
+// s3x for the proxy (rwKey, path-style, provider Other), with its own
+// empty config file conf, followed by extra settings.
+func (c *cliEnv) rcloneVars(t *testing.T, conf string, extra ...string) []string {
+	t.Helper()
+	return append([]string{
+		"RCLONE_CONFIG=" + c.file(t, conf, nil),
+		"RCLONE_CONFIG_S3X_TYPE=s3",
+		"RCLONE_CONFIG_S3X_PROVIDER=Other",
+		"RCLONE_CONFIG_S3X_ENV_AUTH=false",
+		"RCLONE_CONFIG_S3X_ACCESS_KEY_ID=" + rwKey,
+		"RCLONE_CONFIG_S3X_SECRET_ACCESS_KEY=" + rwSecret,
+		"RCLONE_CONFIG_S3X_ENDPOINT=" + c.e.srv.URL,
+		"RCLONE_CONFIG_S3X_REGION=" + region,
+		"RCLONE_CONFIG_S3X_FORCE_PATH_STYLE=true",
+	}, extra...)
+}
+
 // s3cmdConfig writes an s3cmd config file for the proxy: path-style (no
 // %(bucket)s in host_bucket), plain HTTP, SigV4 unless sigV2, and
 // storageClass as storage_class ("" keeps s3cmd's default, STANDARD).

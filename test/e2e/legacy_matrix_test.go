@@ -140,13 +140,7 @@ func TestLegacyMatrix(t *testing.T) {
 
 	t.Run("rclone", func(t *testing.T) {
 		needTool(t, rclonePath)
-		vars := []string{
-			"RCLONE_CONFIG=" + c.file(t, "rclone-m.conf", nil),
-			"RCLONE_CONFIG_S3X_TYPE=s3", "RCLONE_CONFIG_S3X_PROVIDER=Other", "RCLONE_CONFIG_S3X_ENV_AUTH=false",
-			"RCLONE_CONFIG_S3X_ACCESS_KEY_ID=" + rwKey, "RCLONE_CONFIG_S3X_SECRET_ACCESS_KEY=" + rwSecret,
-			"RCLONE_CONFIG_S3X_ENDPOINT=" + e.srv.URL, "RCLONE_CONFIG_S3X_REGION=" + region,
-			"RCLONE_CONFIG_S3X_FORCE_PATH_STYLE=true", "RCLONE_CONFIG_S3X_NO_CHECK_BUCKET=true",
-		}
+		vars := c.rcloneVars(t, "rclone-m.conf", "RCLONE_CONFIG_S3X_NO_CHECK_BUCKET=true")
 		rclone := func(args ...string) string {
 			t.Helper()
 			out, code := c.run(t, vars, "", rclonePath, append([]string{"--retries", "1", "--low-level-retries", "1"}, args...)...)
